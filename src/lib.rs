@@ -1,0 +1,15 @@
+//! igpipe: a batch pipeline from an Instagram Graph API data lake to a creator fact table.
+//!
+//! The binary (`src/main.rs`) is glue; each step lives in `commands/`, the raw-JSON rules in
+//! `normalize/`, table layouts in `contracts/`, and every byte that crosses the lake goes
+//! through `lake/`.
+
+pub mod cli;
+pub mod commands;
+pub mod contracts;
+pub mod lake;
+pub mod normalize;
+pub mod report;
+pub mod settings;
+pub mod staging;
+pub mod telemetry;
