@@ -1,0 +1,281 @@
+//! Every byte igpipe reads from or writes to a lake goes through here (SPEC §1, §2).
+//!
+//! Built on object_store 0.14: `s3://bucket/prefix` (AWS, MinIO and other S3-compatible
+//! servers) and local folders (`file:///abs/path` or a plain path). Keys are always relative
+//! to the lake root, with `/` separators.
+//!
+//! A local folder has a fast path for the two hot operations, listing a tree and reading
+//! many small files: plain `std::fs` calls spread over a rayon pool instead of one
+//! spawn_blocking round trip per file. It reports exactly what object_store's
+//! `LocalFileSystem` would (same ETag scheme, same last-modified), which a test checks, so
+//! a manifest written by either path is valid for the other. Writes always go through
+//! object_store (temp file + rename locally, one PUT on S3), so they are atomic.
+
+mod local;
+
+use crate::settings::S3Settings;
+use anyhow::{anyhow, bail, Context, Result};
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+/// How many S3 requests are in flight at once when listing or reading many objects.
+const S3_CONCURRENCY: usize = 64;
+
+/// One async runtime for all lake I/O; the rest of igpipe is synchronous.
+static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("igpipe-io")
+        .build()
+        .expect("starting the I/O runtime")
+});
+
+/// An object found by a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LakeObject {
+    /// Relative to the lake root, e.g. `instagram_graph/posts/42/1790.json`.
+    pub key: String,
+    pub size: u64,
+    /// Microseconds since the Unix epoch, UTC.
+    pub last_modified_us: i64,
+    /// As the store reports it (quoted); None where the store's listing carries no ETag.
+    pub etag: Option<String>,
+}
+
+/// A lake root: where it is and how to reach it.
+pub struct Lake {
+    store: Arc<dyn ObjectStore>,
+    /// The key prefix under the bucket (S3); empty for a local folder.
+    prefix: String,
+    /// Set for a local folder: enables the fast path.
+    local_root: Option<PathBuf>,
+    /// For messages: the URL as given, never with credentials.
+    url: String,
+}
+
+impl Lake {
+    /// Opens `url` (`s3://bucket/prefix`, `file:///abs/path` or a path). With `create`, a
+    /// local folder is created if missing (output lakes).
+    pub fn open(url: &str, s3: &S3Settings, create: bool, fast_path: bool) -> Result<Lake> {
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                bail!("{url}: no bucket name in the S3 URL");
+            }
+            let store =
+                s3_store(bucket, s3).with_context(|| format!("configuring S3 access for {url}"))?;
+            return Ok(Lake {
+                store: Arc::new(store),
+                prefix: prefix.trim_matches('/').to_string(),
+                local_root: None,
+                url: url.trim_end_matches('/').to_string(),
+            });
+        }
+        if url.contains("://") && !url.starts_with("file://") {
+            bail!(
+                "{url}: unsupported lake URL (use s3://bucket/prefix, file:///abs/path or a path)"
+            );
+        }
+        let path = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
+        if create {
+            std::fs::create_dir_all(&path)
+                .with_context(|| format!("creating the output folder {}", path.display()))?;
+        }
+        if !path.is_dir() {
+            bail!("{url}: no such folder");
+        }
+        let root = path
+            .canonicalize()
+            .with_context(|| format!("resolving {}", path.display()))?;
+        let store = LocalFileSystem::new_with_prefix(&root)
+            .with_context(|| format!("opening {}", root.display()))?;
+        Ok(Lake {
+            store: Arc::new(store),
+            prefix: String::new(),
+            local_root: fast_path.then_some(root),
+            url: url.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// `url/key`, for messages.
+    pub fn describe(&self, key: &str) -> String {
+        format!("{}/{key}", self.url)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn store_path(&self, key: &str) -> StorePath {
+        let full = if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}/{key}", self.prefix)
+        };
+        StorePath::parse(&full).unwrap_or_else(|_| StorePath::from(full.as_str()))
+    }
+
+    fn to_key<'a>(&self, location: &'a str) -> &'a str {
+        if self.prefix.is_empty() {
+            location
+        } else {
+            location
+                .strip_prefix(&self.prefix)
+                .map_or(location, |k| k.trim_start_matches('/'))
+        }
+    }
+
+    /// Lists every object below `prefix` (a folder key such as `instagram_graph/posts`),
+    /// in parallel over its immediate sub-folders (one per user), sorted by key.
+    pub fn list_tree(&self, prefix: &str) -> Result<Vec<LakeObject>> {
+        let prefix = prefix.trim_end_matches('/');
+        let mut objects = match &self.local_root {
+            Some(root) => local::list_tree(root, prefix)
+                .with_context(|| format!("listing {}", self.describe(prefix)))?,
+            None => RUNTIME
+                .block_on(self.list_tree_async(prefix))
+                .with_context(|| format!("listing {}", self.describe(prefix)))?,
+        };
+        objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
+    async fn list_tree_async(&self, prefix: &str) -> Result<Vec<LakeObject>> {
+        let top = self.store_path(prefix);
+        // One delimited listing finds the user folders; each folder is then listed on its
+        // own, many at a time, so a lake of 1.25M keys is not paged through 1,000 at a time.
+        let level = match self.store.list_with_delimiter(Some(&top)).await {
+            Ok(level) => level,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut objects: Vec<LakeObject> =
+            level.objects.iter().map(|m| self.lake_object(m)).collect();
+        let store = self.store.clone();
+        let mut folders = futures::stream::iter(level.common_prefixes)
+            .map(|folder| {
+                let store = store.clone();
+                async move {
+                    store
+                        .list(Some(&folder))
+                        .try_collect::<Vec<ObjectMeta>>()
+                        .await
+                }
+            })
+            .buffer_unordered(S3_CONCURRENCY);
+        while let Some(metas) = folders.next().await {
+            objects.extend(metas?.iter().map(|m| self.lake_object(m)));
+        }
+        Ok(objects)
+    }
+
+    fn lake_object(&self, meta: &ObjectMeta) -> LakeObject {
+        LakeObject {
+            key: self.to_key(meta.location.as_ref()).to_string(),
+            size: meta.size,
+            last_modified_us: meta.last_modified.timestamp_micros(),
+            etag: meta.e_tag.clone(),
+        }
+    }
+
+    /// Reads `keys` concurrently and hands each result to `handle` (on a rayon thread),
+    /// returning the handler's outputs in the order of `keys`. A failed read is passed on,
+    /// not raised, so the caller decides whether it rejects one file or stops the run.
+    pub fn read_each<T, F>(&self, keys: &[&str], handle: F) -> Vec<T>
+    where
+        T: Send,
+        F: Fn(usize, Result<Bytes>) -> T + Sync + Send,
+    {
+        use rayon::prelude::*;
+        if let Some(root) = &self.local_root {
+            return keys
+                .par_iter()
+                .enumerate()
+                .map(|(i, key)| handle(i, local::read(root, key).map_err(anyhow::Error::from)))
+                .collect();
+        }
+        let fetched: Vec<Result<Bytes>> = RUNTIME.block_on(async {
+            futures::stream::iter(keys.iter().map(|key| {
+                let path = self.store_path(key);
+                let store = self.store.clone();
+                async move {
+                    let got = store.get(&path).await?;
+                    Ok::<Bytes, anyhow::Error>(got.bytes().await?)
+                }
+            }))
+            .buffered(S3_CONCURRENCY)
+            .collect()
+            .await
+        });
+        fetched
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, r)| handle(i, r))
+            .collect()
+    }
+
+    /// Reads one object; `Ok(None)` when it does not exist.
+    pub fn get_opt(&self, key: &str) -> Result<Option<Bytes>> {
+        let path = self.store_path(key);
+        let got = RUNTIME.block_on(async {
+            match self.store.get(&path).await {
+                Ok(r) => r.bytes().await.map(Some),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        got.with_context(|| format!("reading {}", self.describe(key)))
+    }
+
+    /// Writes one object in a single atomic put.
+    pub fn put(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
+        let path = self.store_path(key);
+        RUNTIME
+            .block_on(self.store.put(&path, PutPayload::from(bytes)))
+            .map(|_| ())
+            .with_context(|| format!("writing {}", self.describe(key)))
+    }
+
+    /// Deletes one object; a missing object is not an error.
+    pub fn delete(&self, key: &str) -> Result<()> {
+        let path = self.store_path(key);
+        match RUNTIME.block_on(self.store.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(anyhow!(e)).with_context(|| format!("deleting {}", self.describe(key))),
+        }
+    }
+}
+
+fn s3_store(bucket: &str, s3: &S3Settings) -> Result<object_store::aws::AmazonS3> {
+    // Built from explicit settings only (not `from_env`): see `settings.rs`.
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(&s3.region)
+        .with_allow_http(s3.allow_http)
+        // Fail within a minute rather than object_store's default three.
+        .with_retry(RetryConfig {
+            max_retries: 5,
+            retry_timeout: Duration::from_secs(60),
+            ..RetryConfig::default()
+        });
+    if let Some(endpoint) = &s3.endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(key) = &s3.access_key_id {
+        builder = builder.with_access_key_id(key);
+    }
+    if let Some(secret) = &s3.secret_access_key {
+        builder = builder.with_secret_access_key(secret);
+    }
+    if let Some(token) = &s3.session_token {
+        builder = builder.with_token(token);
+    }
+    Ok(builder.build()?)
+}
