@@ -1,0 +1,125 @@
+//! The command line: global flags, the subcommands, and dispatch.
+
+use crate::commands::{self, Context, StageArgs};
+use crate::report::{RunReport, Status};
+use crate::settings::S3Settings;
+use crate::telemetry::{self, LogFormat};
+use clap::{Parser, Subcommand};
+
+const ABOUT: &str = "\
+igpipe turns an Instagram Graph API data lake (JSON written daily by the agency's API
+client) into Parquet tables and a per-creator fact table. Each subcommand is one step for
+one logical date; Airflow, cron or a person at a terminal calls them the same way.
+
+Every step prints a one-line JSON summary as the last line on stdout and logs to stderr.
+Exit codes: 0 ok, 1 runtime error, 2 usage error, 3 quality check failed, 4 too many
+rejected inputs, 99 input for --date absent with --skip-if-missing.
+
+S3 (and MinIO or other S3-compatible servers) is configured only from AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (or AWS_DEFAULT_REGION; default
+us-east-1), AWS_ENDPOINT_URL_S3 (else AWS_ENDPOINT_URL) and AWS_ALLOW_HTTP=true.";
+
+const EXAMPLES: &str = "\
+Examples:
+  # Stage yesterday's changes from an S3 lake:
+  igpipe stage-stats --lake s3://agency-lake/raw --date 2024-05-01
+  igpipe stage-posts --lake s3://agency-lake/raw --date 2024-05-01
+
+  # The bundled fixtures, outputs to a scratch folder:
+  igpipe stage-posts --lake fixtures/lake --out /tmp/igpipe-out --date 2024-05-01";
+
+#[derive(Debug, Parser)]
+#[command(name = "igpipe", version, about = ABOUT, after_help = EXAMPLES, max_term_width = 100)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// More detail in the logs (debug level).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+
+    /// Only warnings and errors in the logs.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+
+    /// Read local folders through object_store instead of the std::fs fast path
+    /// (for benchmarks and debugging).
+    #[arg(long, global = true, hide = true)]
+    pub no_local_fast_path: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stage per-user daily stats: instagram_graph/stats/<user>/<date>.json →
+    /// staging/user_stats/date=D/. Incremental: only new or changed files are read.
+    #[command(after_help = "\
+Reads   instagram_graph/stats/<user_id>/<YYYY-MM-DD>.json (every new or changed file,
+        whatever its date; --date names the run)
+Writes  staging/user_stats/date=D/part-0.parquet (only the dates that changed)
+        staging/_manifest/stats.parquet, staging/rejects/date=<--date>/stage-stats-<run>.parquet
+
+Example:
+  igpipe stage-stats --lake s3://agency-lake/raw --date 2024-05-01 --skip-if-missing")]
+    StageStats(StageArgs),
+
+    /// Stage posts: instagram_graph/posts/<user>/<post>.json → staging/posts/post_month=M/.
+    /// Incremental: only new or changed files are read, only affected months rewritten.
+    #[command(after_help = "\
+Reads   instagram_graph/posts/<user_id>/<post_id>.json (new or changed files only)
+Writes  staging/posts/post_month=YYYY-MM/part-0.parquet (latest version of each post_id;
+        only the months that changed), staging/_manifest/posts.parquet,
+        staging/rejects/date=<--date>/stage-posts-<run>.parquet
+
+Example:
+  igpipe stage-posts --lake s3://agency-lake/raw --date 2024-05-01")]
+    StagePosts(StageArgs),
+}
+
+impl Command {
+    fn step(&self) -> (&'static str, String) {
+        match self {
+            Command::StageStats(a) => ("stage-stats", a.lake.date.to_string()),
+            Command::StagePosts(a) => ("stage-posts", a.lake.date.to_string()),
+        }
+    }
+}
+
+/// Runs the command, prints the summary line, and returns the process exit code.
+pub fn run(cli: Cli) -> u8 {
+    let level = match (cli.verbose, cli.quiet) {
+        (true, _) => tracing::Level::DEBUG,
+        (_, true) => tracing::Level::WARN,
+        _ => tracing::Level::INFO,
+    };
+    telemetry::init(cli.log_format, level);
+    let ctx = Context {
+        s3: S3Settings::from_env(),
+        progress: !cli.no_progress && telemetry::stderr_is_terminal(),
+        local_fast_path: !cli.no_local_fast_path,
+    };
+    tracing::debug!(s3 = ?ctx.s3, "Settings.");
+    let started = std::time::Instant::now();
+    let result = match &cli.command {
+        Command::StageStats(args) => commands::stage_stats::run(args, &ctx),
+        Command::StagePosts(args) => commands::stage_posts::run(args, &ctx),
+    };
+    let report = result.unwrap_or_else(|error| {
+        tracing::error!("{error:#}");
+        let (step, date) = cli.command.step();
+        let mut failed = RunReport::new(step, date, String::new());
+        failed.status = Status::Failed;
+        failed.error = Some(format!("{error:#}"));
+        failed.seconds = started.elapsed().as_secs_f64();
+        failed
+    });
+    report.print();
+    report.status.exit_code()
+}

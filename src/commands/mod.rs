@@ -1,0 +1,140 @@
+//! One module per step. Each has an `Args` (its `--help`) and a `run` that returns the
+//! step's `RunReport`.
+
+pub mod stage_posts;
+pub mod stage_stats;
+
+use crate::lake::Lake;
+use crate::settings::S3Settings;
+use crate::staging::StageOptions;
+use anyhow::Result;
+use chrono::NaiveDate;
+use clap::Args;
+
+/// Where a step reads and writes; shared by every step.
+#[derive(Debug, Clone, Args)]
+pub struct LakeArgs {
+    /// Root of the raw lake: s3://bucket/prefix, file:///abs/path or a plain path.
+    #[arg(long, value_name = "URL")]
+    pub lake: String,
+
+    /// Root for igpipe's outputs (staging/, marts/). Default: the lake root.
+    #[arg(long, value_name = "URL")]
+    pub out: Option<String>,
+
+    /// The orchestrator's logical date (Airflow's {{ ds }}), YYYY-MM-DD.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+    pub date: NaiveDate,
+
+    /// Names this run in the rejects log (staging/rejects/date=D/<step>-<run>.parquet).
+    /// Default: the UTC start time and process id. Airflow: --run-id '{{ run_id }}'.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+}
+
+/// Options of the two incremental staging steps.
+#[derive(Debug, Clone, Args)]
+pub struct StageArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+
+    /// Refuse to run (exit 1, nothing changed) when more than this share of the manifest's
+    /// keys vanished from the lake at once: a lake that lost most of its files is far more
+    /// often a wrong --lake or a broken sync than a real deletion.
+    #[arg(long, default_value_t = 0.05, value_name = "RATIO", value_parser = parse_ratio)]
+    pub max_delete_ratio: f64,
+
+    /// Exit 4 (after writing the good rows) when more than this share of the JSON files
+    /// read were rejected; checked only when at least 100 files were read.
+    #[arg(long, default_value_t = 0.05, value_name = "RATIO", value_parser = parse_ratio)]
+    pub max_reject_ratio: f64,
+
+    /// Exit 99 (Airflow: task skipped) instead of running when the lake holds no input for
+    /// --date. Without it a missing input is a normal run with a warning.
+    #[arg(long)]
+    pub skip_if_missing: bool,
+}
+
+/// Process-wide settings a command needs besides its own flags.
+pub struct Context {
+    pub s3: S3Settings,
+    pub progress: bool,
+    pub local_fast_path: bool,
+}
+
+impl StageArgs {
+    pub fn open_lakes(&self, ctx: &Context) -> Result<(Lake, Lake)> {
+        let input = Lake::open(&self.lake.lake, &ctx.s3, false, ctx.local_fast_path)?;
+        let out_url = self.lake.out.as_deref().unwrap_or(&self.lake.lake);
+        let output = Lake::open(out_url, &ctx.s3, true, ctx.local_fast_path)?;
+        Ok((input, output))
+    }
+
+    pub fn options(&self, ctx: &Context) -> StageOptions {
+        StageOptions {
+            date: self.lake.date,
+            run_id: run_id(self.lake.run_id.as_deref()),
+            max_delete_ratio: self.max_delete_ratio,
+            max_reject_ratio: self.max_reject_ratio,
+            skip_if_missing: self.skip_if_missing,
+            progress: ctx.progress,
+        }
+    }
+}
+
+/// A run id safe in an object key: Airflow's `scheduled__2024-05-01T00:00:00+00:00` keeps
+/// its letters, digits, `.`, `_` and `-`; anything else becomes `_`.
+pub fn run_id(given: Option<&str>) -> String {
+    match given {
+        Some(id) if !id.trim().is_empty() => id
+            .trim()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect(),
+        _ => format!(
+            "{}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+            std::process::id()
+        ),
+    }
+}
+
+pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("expected a date as YYYY-MM-DD, got {text:?}"))
+}
+
+fn parse_ratio(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("expected a ratio between 0 and 1, got {text:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_are_safe_in_keys() {
+        assert_eq!(
+            run_id(Some("scheduled__2024-05-01T00:00:00+00:00")),
+            "scheduled__2024-05-01T00_00_00_00_00"
+        );
+        assert!(run_id(None).len() > 16);
+    }
+
+    #[test]
+    fn dates_and_ratios() {
+        assert!(parse_date("2024-02-30").is_err());
+        assert_eq!(parse_date("2024-02-29").unwrap().to_string(), "2024-02-29");
+        assert!(parse_ratio("1.5").is_err());
+        assert_eq!(parse_ratio("0.2"), Ok(0.2));
+    }
+}

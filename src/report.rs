@@ -1,0 +1,91 @@
+//! The run summary: the last line on stdout, one JSON object (SPEC §4), so Airflow's
+//! BashOperator pushes it to XCom. Nothing else in igpipe writes to stdout.
+
+use serde::Serialize;
+
+/// Exit codes of SPEC §4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// 0
+    Ok,
+    /// 1: the error is in `error`.
+    Failed,
+    /// 4: more rejected inputs than `--max-reject-ratio`; good rows were written.
+    TooManyRejects,
+    /// 99: the input for `--date` is absent and `--skip-if-missing` was given.
+    Skipped,
+}
+
+impl Status {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Failed => 1,
+            Status::TooManyRejects => 4,
+            Status::Skipped => 99,
+        }
+    }
+}
+
+/// Counts that do not apply to a step stay 0.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub step: &'static str,
+    pub date: String,
+    pub run_id: String,
+    pub status: Status,
+    /// Objects the listing found under the step's input prefix.
+    pub files_listed: u64,
+    /// Listed keys that are not `.json` (`.DS_Store`, `_SUCCESS`, `x.json.tmp`).
+    pub files_ignored: u64,
+    /// JSON keys whose ETag/size match the manifest: not read.
+    pub files_unchanged: u64,
+    pub files_read: u64,
+    /// Keys in the manifest that are no longer in the lake.
+    pub files_vanished: u64,
+    pub rejected: u64,
+    /// Rows in the partition files this run wrote.
+    pub rows_written: u64,
+    /// Rows added or replaced, and rows removed because their key vanished.
+    pub rows_upserted: u64,
+    pub rows_deleted: u64,
+    pub partitions_written: u64,
+    pub partitions_deleted: u64,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl RunReport {
+    pub fn new(step: &'static str, date: String, run_id: String) -> RunReport {
+        RunReport {
+            step,
+            date,
+            run_id,
+            status: Status::Ok,
+            files_listed: 0,
+            files_ignored: 0,
+            files_unchanged: 0,
+            files_read: 0,
+            files_vanished: 0,
+            rejected: 0,
+            rows_written: 0,
+            rows_upserted: 0,
+            rows_deleted: 0,
+            partitions_written: 0,
+            partitions_deleted: 0,
+            seconds: 0.0,
+            error: None,
+        }
+    }
+
+    /// Prints the summary as the last line on stdout.
+    #[allow(clippy::print_stdout)]
+    pub fn print(&self) {
+        println!(
+            "{}",
+            serde_json::to_string(self).expect("a report always serialises")
+        );
+    }
+}

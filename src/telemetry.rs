@@ -1,0 +1,62 @@
+//! Logs to stderr (human or `--log-format json`), and a progress bar on long work when
+//! stderr is a terminal.
+
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Installs the global logger. `RUST_LOG` is not consulted: `--verbose`/`--quiet` decide.
+pub fn init(format: LogFormat, level: tracing::Level) {
+    let filter = EnvFilter::new(format!("igpipe={level},warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(stderr_is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Whether a progress bar may be drawn.
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// A progress bar that is a no-op when disabled, so callers need no branches.
+pub struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    /// Shown only when `enabled` and the work is long enough to be worth a bar.
+    pub fn new(enabled: bool, total: u64, what: &'static str) -> Progress {
+        if !enabled || total < 1_000 {
+            return Progress(None);
+        }
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, eta {eta})")
+                .expect("progress template"),
+        );
+        bar.set_message(what);
+        Progress(Some(bar))
+    }
+
+    pub fn inc(&self, n: u64) {
+        if let Some(bar) = &self.0 {
+            bar.inc(n);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
