@@ -1,0 +1,104 @@
+//! Every scenario on S3-protocol servers started by `scripts/test.sh`: moto (lists ETags,
+//! as S3 and MinIO do) and s3s-fs (verifies SigV4 signatures; lists no ETags, so the
+//! manifest falls back to last-modified).
+
+use crate::harness::{S3Lake, TestLake};
+use crate::scenarios;
+
+macro_rules! on_servers {
+    ($($name:ident),* $(,)?) => {
+        mod moto {
+            use super::*;
+            $(#[test]
+            fn $name() {
+                scenarios::$name(&S3Lake::new("MOTO", true));
+            })*
+        }
+        mod s3s_fs {
+            use super::*;
+            $(#[test]
+            fn $name() {
+                scenarios::$name(&S3Lake::new("S3S", false));
+            })*
+        }
+    };
+}
+
+on_servers!(
+    fixture_posts_are_staged_exactly,
+    second_run_reads_nothing_and_writes_nothing,
+    changed_file_rewrites_only_its_month,
+    same_size_edit_is_detected,
+    deleted_file_removes_its_row,
+    deleting_most_of_the_lake_is_refused,
+    duplicate_post_ids_and_month_moves,
+    bad_files_become_reject_rows,
+    stats_are_staged_exactly,
+);
+
+/// A bucket that does not exist: exit 1, and the message names the URL.
+#[test]
+fn missing_bucket_fails_with_the_url() {
+    let lake = S3Lake::new("MOTO", true);
+    let run = lake.igpipe(&[
+        "stage-posts",
+        "--date",
+        "2024-05-06",
+        "--lake",
+        "s3://no-such-bucket-igpipe/raw",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let error = run.report["error"].as_str().unwrap();
+    assert!(
+        error.contains("s3://no-such-bucket-igpipe/raw/instagram_graph/posts"),
+        "{error}"
+    );
+}
+
+/// s3s-fs checks signatures: a wrong secret is refused, and the secret is never printed.
+#[test]
+fn wrong_credentials_fail_without_leaking_the_secret() {
+    let lake = S3Lake::new("S3S", false);
+    lake.load_fixture("lake");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_igpipe"));
+    for (k, v) in lake.env() {
+        cmd.env(k, v);
+    }
+    cmd.env("AWS_SECRET_ACCESS_KEY", "not-the-secret-3f9a");
+    let out = cmd
+        .args([
+            "-v",
+            "stage-posts",
+            "--date",
+            "2024-05-06",
+            "--lake",
+            &lake.url(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("not-the-secret-3f9a"), "{all}");
+    assert!(all.contains(&lake.url()), "{all}");
+}
+
+/// The premise of running every scenario on both servers: one lists ETags, one does not.
+#[test]
+fn moto_lists_etags_and_s3s_fs_does_not() {
+    for (server, expect_etag) in [("MOTO", true), ("S3S", false)] {
+        let lake = S3Lake::new(server, expect_etag);
+        lake.write("instagram_graph/posts/1/1.json", b"{}");
+        let listed = lake.objects("instagram_graph/posts");
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            listed[0].etag.is_some(),
+            expect_etag,
+            "{server}: {:?}",
+            listed[0]
+        );
+    }
+}
