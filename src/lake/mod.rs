@@ -185,29 +185,47 @@ impl Lake {
         }
     }
 
-    /// Reads `keys` concurrently and hands each result to `handle` (on a rayon thread),
-    /// returning the handler's outputs in the order of `keys`. A failed read is passed on,
-    /// not raised, so the caller decides whether it rejects one file or stops the run.
+    /// Reads `keys` concurrently and hands each object's bytes to `handle` (on a worker
+    /// thread), returning the handler's outputs in the order of `keys`. `Ok(None)`: the
+    /// object was deleted since it was listed. Errors (after object_store's retries) are
+    /// passed on with the object named, so the caller decides what stops the run. The bytes
+    /// are only lent: locally they sit in a per-thread buffer that the next file reuses.
     pub fn read_each<T, F>(&self, keys: &[&str], handle: F) -> Vec<T>
     where
         T: Send,
-        F: Fn(usize, Result<Bytes>) -> T + Sync + Send,
+        F: Fn(usize, Result<Option<&[u8]>>) -> T + Sync + Send,
     {
         use rayon::prelude::*;
         if let Some(root) = &self.local_root {
-            return keys
-                .par_iter()
-                .enumerate()
-                .map(|(i, key)| handle(i, local::read(root, key).map_err(anyhow::Error::from)))
-                .collect();
+            return local::IO_POOL.install(|| {
+                keys.par_iter()
+                    .enumerate()
+                    .map(|(i, key)| {
+                        local::with_file(root, key, |read| {
+                            let read =
+                                match read {
+                                    Ok(bytes) => Ok(Some(bytes)),
+                                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                                    Err(e) => Err(anyhow!(e)
+                                        .context(format!("reading {}", self.describe(key)))),
+                                };
+                            handle(i, read)
+                        })
+                    })
+                    .collect()
+            });
         }
-        let fetched: Vec<Result<Bytes>> = RUNTIME.block_on(async {
+        let fetched: Vec<Result<Option<Bytes>>> = RUNTIME.block_on(async {
             futures::stream::iter(keys.iter().map(|key| {
                 let path = self.store_path(key);
                 let store = self.store.clone();
                 async move {
-                    let got = store.get(&path).await?;
-                    Ok::<Bytes, anyhow::Error>(got.bytes().await?)
+                    let got = match store.get(&path).await {
+                        Ok(got) => got.bytes().await.map(Some),
+                        Err(object_store::Error::NotFound { .. }) => Ok(None),
+                        Err(e) => Err(e),
+                    };
+                    got.with_context(|| format!("reading {}", self.describe(key)))
                 }
             }))
             .buffered(S3_CONCURRENCY)
@@ -217,7 +235,10 @@ impl Lake {
         fetched
             .into_par_iter()
             .enumerate()
-            .map(|(i, r)| handle(i, r))
+            .map(|(i, r)| match r {
+                Ok(bytes) => handle(i, Ok(bytes.as_deref())),
+                Err(e) => handle(i, Err(e)),
+            })
             .collect()
     }
 
