@@ -7,24 +7,28 @@
 //!    listing has none, its last-modified time) or size changed; keys gone from the lake are
 //!    "vanished", and more than `--max-delete-ratio` of them stops the run before any write;
 //! 3. **read and normalise** the changed keys, in batches, straight into Polars frames;
-//! 4. **pick winners**: one row per identity (post_id; user/date for stats), newest
+//! 4. **pick winners**: one row per identity (post_id; user and date for stats), newest
 //!    last-modified first, then the greater key;
 //! 5. **rewrite** only the partitions that gained, lost or moved a row, each in one put;
 //! 6. write the **manifest** last (a crash before it only causes re-work), then the
 //!    **rejects** log for this run.
 //!
 //! A run that finds nothing changed reads no JSON and writes nothing.
+//!
+//! The bookkeeping borrows keys from the listing and the old manifest instead of copying
+//! them: a full load of 1.25M files must stay well under 2 GiB.
 
-use crate::contracts::manifest::{self, ManifestEntry, Status as EntryStatus};
+use crate::contracts::manifest::{self, ManifestEntry, ManifestRow, Status as EntryStatus};
 use crate::contracts::rejects::{self, RejectRow};
 use crate::contracts::{from_parquet_bytes, to_parquet_bytes, PART_FILE};
 use crate::lake::{Lake, LakeObject};
 use crate::report::{RunReport, Status};
-use crate::telemetry::Progress;
+use crate::telemetry::{rss_mib, Progress};
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 use tracing::{info, warn};
 
@@ -44,6 +48,10 @@ pub trait Source: Sync {
     const PARTITION_COLUMN: &'static str;
     /// The column that identifies a row within a partition.
     const KEY_COLUMN: &'static str;
+    /// Whether a key value identifies a row only within its partition (stats: a user has
+    /// a row per date) or across the whole table (posts: one row per post_id, whatever
+    /// its month).
+    const KEY_IS_PER_PARTITION: bool;
     const MANIFEST_KEY: &'static str;
 
     fn table_schema() -> Schema;
@@ -51,12 +59,30 @@ pub trait Source: Sync {
     fn parse(object: &LakeObject, bytes: &[u8]) -> Result<Self::Record, String>;
     fn key_value(record: &Self::Record) -> &str;
     fn partition_value(record: &Self::Record) -> String;
-    /// What "the same row" means across keys: posts dedupe by post_id across the whole
-    /// table; stats rows are one per (user, date).
-    fn identity(partition_value: &str, key_value: &str) -> String;
     fn frame(records: &[&Self::Record]) -> Result<DataFrame>;
     /// Whether the lake holds this run's input at all (for `--skip-if-missing`).
     fn input_present(json_objects: &[&LakeObject], date: NaiveDate) -> bool;
+}
+
+/// What "the same row" means: (partition directory or "", key value).
+type Identity<'a> = (&'a str, &'a str);
+
+fn identity<'a, S: Source>(partition: &'a str, key_value: &'a str) -> Identity<'a> {
+    (
+        if S::KEY_IS_PER_PARTITION {
+            partition
+        } else {
+            ""
+        },
+        key_value,
+    )
+}
+
+fn old_identity<'a, S: Source>(entry: &'a ManifestEntry) -> Option<Identity<'a>> {
+    match (&entry.staged_partition, &entry.staged_key) {
+        (Some(p), Some(k)) => Some(identity::<S>(p, k)),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -70,21 +96,38 @@ pub struct StageOptions {
 }
 
 /// A freshly read, valid file: enough to pick winners without touching its row's data.
-struct Parsed {
-    key: String,
-    last_modified_us: i64,
-    identity: String,
+struct Parsed<'a> {
+    object: &'a LakeObject,
     key_value: String,
-    partition: String,
+    /// The partition directory, e.g. `post_month=2024-01` (shared, not one copy per row).
+    partition: Arc<str>,
 }
 
-/// The rows read this run, packed into frames as they are read.
+/// Newest last-modified wins, then the greater key (SPEC §5).
+fn rank<'a>(p: &Parsed<'a>) -> (i64, &'a str) {
+    (p.object.last_modified_us, p.object.key.as_str())
+}
+
+/// The files read this run; good rows are packed into frames as they are read.
 #[derive(Default)]
-struct ReadResult {
-    parsed: Vec<Parsed>,
-    /// Frames of new rows by partition directory (`post_month=2024-01`).
-    frames: HashMap<String, Vec<DataFrame>>,
+struct ReadResult<'a> {
+    parsed: Vec<Parsed<'a>>,
+    /// Frames of new rows by partition directory.
+    frames: PlHashMap<Arc<str>, Vec<DataFrame>>,
     rejects: Vec<RejectRow>,
+    /// Keys read (parsed or rejected); keys deleted since the listing are in neither.
+    seen: usize,
+}
+
+impl<'a> ReadResult<'a> {
+    fn absorb(&mut self, other: ReadResult<'a>) {
+        self.parsed.extend(other.parsed);
+        for (partition, frames) in other.frames {
+            self.frames.entry(partition).or_default().extend(frames);
+        }
+        self.rejects.extend(other.rejects);
+        self.seen += other.seen;
+    }
 }
 
 pub fn run<S: Source>(input: &Lake, output: &Lake, opts: &StageOptions) -> Result<RunReport> {
@@ -100,6 +143,7 @@ pub fn run<S: Source>(input: &Lake, output: &Lake, opts: &StageOptions) -> Resul
         .collect();
     report.files_ignored = (listing.len() - json.len()) as u64;
     info!(listed = listing.len(), json = json.len(), prefix = %input.describe(S::LAKE_PREFIX), "Listed the lake.");
+    tracing::debug!(rss_mib = rss_mib(), "Memory after listing.");
     if !S::input_present(&json, opts.date) {
         if opts.skip_if_missing {
             warn!(date = %opts.date, "No input for this date; skipping (exit 99).");
@@ -112,7 +156,11 @@ pub fn run<S: Source>(input: &Lake, output: &Lake, opts: &StageOptions) -> Resul
 
     // 2. Diff against the manifest.
     let old_manifest = load_manifest(output, S::MANIFEST_KEY)?;
-    let diff = diff(&json, &old_manifest);
+    let manifest_index: PlHashMap<&str, &ManifestEntry> = old_manifest
+        .iter()
+        .map(|e| (e.source_key.as_str(), e))
+        .collect();
+    let diff = diff(&json, &old_manifest, &manifest_index);
     report.files_unchanged = diff.unchanged as u64;
     report.files_vanished = diff.vanished.len() as u64;
     if !old_manifest.is_empty() {
@@ -139,82 +187,78 @@ pub fn run<S: Source>(input: &Lake, output: &Lake, opts: &StageOptions) -> Resul
         report.seconds = started.elapsed().as_secs_f64();
         return Ok(report);
     }
+    let vanished: Vec<&ManifestEntry> = diff.vanished.iter().map(|&i| &old_manifest[i]).collect();
 
     // 3. Read and normalise what changed.
     let to_read: Vec<&LakeObject> = diff.to_read.iter().map(|&i| json[i]).collect();
     let mut read = read_batches::<S>(input, &to_read, opts.progress)?;
-    report.files_read = to_read.len() as u64;
 
-    // 4. Identities whose row may change: new rows, and rows of keys that changed or vanished.
-    let manifest_index: HashMap<&str, &ManifestEntry> = old_manifest
-        .iter()
-        .map(|e| (e.source_key.as_str(), e))
-        .collect();
-    let rejected_now: HashSet<&str> = read.rejects.iter().map(|r| r.source_key.as_str()).collect();
-    let old_identity = |e: &ManifestEntry| match (&e.staged_partition, &e.staged_key) {
-        (Some(p), Some(k)) => Some(S::identity(partition_value(p), k)),
-        _ => None,
+    // Unchanged keys that share an identity with a touched one compete again for its row,
+    // so the winner is always chosen among all candidates.
+    let rivals: Vec<&LakeObject> = {
+        let touched = touched_identities::<S>(&read, &vanished, &manifest_index);
+        let reading: PlHashSet<&str> = to_read.iter().map(|o| o.key.as_str()).collect();
+        let listed: PlHashMap<&str, &LakeObject> =
+            json.iter().map(|o| (o.key.as_str(), *o)).collect();
+        old_manifest
+            .iter()
+            .filter(|e| e.status == EntryStatus::Ok && !reading.contains(e.source_key.as_str()))
+            .filter(|e| old_identity::<S>(e).is_some_and(|id| touched.contains(&id)))
+            .filter_map(|e| listed.get(e.source_key.as_str()).copied())
+            .collect()
     };
-    let mut touched: HashSet<String> = read.parsed.iter().map(|p| p.identity.clone()).collect();
-    for obj in &to_read {
-        // A changed file that no longer parses keeps its previous row (nothing is lost);
-        // the manifest remembers where that row is.
-        if let Some(entry) = manifest_index.get(obj.key.as_str()) {
-            if !rejected_now.contains(obj.key.as_str()) {
-                touched.extend(old_identity(entry));
-            }
-        }
-    }
-    for &i in &diff.vanished {
-        touched.extend(old_identity(&old_manifest[i]));
-    }
-
-    // Unchanged keys that share an identity with a touched one compete again for its row.
-    let reading: HashSet<&str> = to_read.iter().map(|o| o.key.as_str()).collect();
-    let listed: HashMap<&str, &LakeObject> = json.iter().map(|o| (o.key.as_str(), *o)).collect();
-    let rivals: Vec<&LakeObject> = old_manifest
-        .iter()
-        .filter(|e| e.status == EntryStatus::Ok && !reading.contains(e.source_key.as_str()))
-        .filter(|e| old_identity(e).is_some_and(|id| touched.contains(&id)))
-        .filter_map(|e| listed.get(e.source_key.as_str()).copied())
-        .collect();
     if !rivals.is_empty() {
         info!(
             count = rivals.len(),
             "Re-reading unchanged files that share a key with changed ones."
         );
-        let more = read_batches::<S>(input, &rivals, false)?;
-        read.parsed.extend(more.parsed);
-        for (partition, frames) in more.frames {
-            read.frames.entry(partition).or_default().extend(frames);
-        }
-        read.rejects.extend(more.rejects);
-        report.files_read += rivals.len() as u64;
+        read.absorb(read_batches::<S>(input, &rivals, false)?);
     }
+    report.files_read = read.seen as u64;
+    tracing::debug!(
+        rss_mib = rss_mib(),
+        frames_mib = read
+            .frames
+            .values()
+            .flatten()
+            .map(|f| f.estimated_size())
+            .sum::<usize>()
+            >> 20,
+        "Memory after reading."
+    );
     report.rejected = read.rejects.len() as u64;
+    let mut frames = std::mem::take(&mut read.frames);
 
-    // 5. Winners, and the rows to remove from each partition.
-    let mut winner: HashMap<&str, &Parsed> = HashMap::new();
+    // 4. Winners, and the rows to remove from each partition.
+    let touched = touched_identities::<S>(&read, &vanished, &manifest_index);
+    let mut winner: PlHashMap<Identity, &Parsed> =
+        PlHashMap::with_capacity_and_hasher(read.parsed.len(), Default::default());
     for p in &read.parsed {
-        let slot = winner.entry(p.identity.as_str()).or_insert(p);
-        if (p.last_modified_us, &p.key) > (slot.last_modified_us, &slot.key) {
+        let slot = winner
+            .entry(identity::<S>(&p.partition, &p.key_value))
+            .or_insert(p);
+        if rank(p) > rank(slot) {
             *slot = p;
         }
     }
-    let losers: HashSet<&str> = read
+    let losers: PlHashSet<&str> = read
         .parsed
         .iter()
-        .filter(|p| !std::ptr::eq(winner[p.identity.as_str()], *p))
-        .map(|p| p.key.as_str())
+        .filter(|p| !std::ptr::eq(winner[&identity::<S>(&p.partition, &p.key_value)], *p))
+        .map(|p| p.object.key.as_str())
         .collect();
-    let mut removals: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+    let mut removals: BTreeMap<&str, PlHashSet<&str>> = BTreeMap::new();
     for entry in &old_manifest {
-        if let (Some(partition), Some(key)) = (&entry.staged_partition, &entry.staged_key) {
-            if touched.contains(&S::identity(partition_value(partition), key)) {
+        if let (Some(id), Some(partition), Some(key)) = (
+            old_identity::<S>(entry),
+            &entry.staged_partition,
+            &entry.staged_key,
+        ) {
+            if touched.contains(&id) {
                 removals
-                    .entry(partition.clone())
+                    .entry(partition.as_str())
                     .or_default()
-                    .insert(key.clone());
+                    .insert(key.as_str());
             }
         }
     }
@@ -222,48 +266,31 @@ pub fn run<S: Source>(input: &Lake, output: &Lake, opts: &StageOptions) -> Resul
     // the partition writes and the manifest write cannot leave a row twice.
     for w in winner.values() {
         removals
-            .entry(w.partition.clone())
+            .entry(&*w.partition)
             .or_default()
-            .insert(w.key_value.clone());
+            .insert(w.key_value.as_str());
     }
     report.rows_upserted = winner.len() as u64;
     // Touched identities with no winner left: their rows go.
     report.rows_deleted = touched
         .iter()
-        .filter(|id| !winner.contains_key(id.as_str()))
+        .filter(|id| !winner.contains_key(*id))
         .count() as u64;
 
-    // 6. Rewrite the affected partitions, each in one atomic put.
-    let partitions: BTreeSet<&str> = removals.keys().map(String::as_str).collect();
-    let empty = HashSet::new();
-    let frames = std::mem::take(&mut read.frames);
-    let results: Vec<Result<PartitionWrite>> = {
-        use rayon::prelude::*;
-        partitions
-            .par_iter()
-            .map(|partition| {
-                let new_frames = frames.get(*partition).map(Vec::as_slice).unwrap_or(&[]);
-                rewrite_partition::<S>(
-                    output,
-                    partition,
-                    removals.get(*partition).unwrap_or(&empty),
-                    new_frames,
-                    &losers,
-                )
-            })
-            .collect()
-    };
-    drop(frames);
-    for result in results {
-        let written = result?;
-        report.rows_written += written.rows as u64;
-        if written.rows == 0 {
+    // 5. Rewrite the affected partitions, each in one atomic put. One at a time, each
+    // taking its new rows along and freeing them when written: a full load holds the whole
+    // table in memory once, never twice (Polars' sort and the Parquet encoder already use
+    // both cores).
+    for (partition, remove) in &removals {
+        let new_frames = frames.remove(*partition).unwrap_or_default();
+        let rows = rewrite_partition::<S>(output, partition, remove, new_frames, &losers)?;
+        report.rows_written += rows as u64;
+        if rows == 0 {
             report.partitions_deleted += 1;
         } else {
             report.partitions_written += 1;
         }
     }
-
     info!(
         written = report.partitions_written,
         deleted = report.partitions_deleted,
@@ -272,15 +299,26 @@ pub fn run<S: Source>(input: &Lake, output: &Lake, opts: &StageOptions) -> Resul
         "Rewrote the affected partitions."
     );
 
-    // 7. The manifest, after the partitions.
-    let new_manifest = next_manifest(&old_manifest, &diff, &json, &read);
-    let mut manifest_df = manifest::frame(&new_manifest)?;
-    output.put(S::MANIFEST_KEY, to_parquet_bytes(&mut manifest_df)?)?;
+    tracing::debug!(rss_mib = rss_mib(), "Memory after writing partitions.");
 
-    // 8. This run's rejects.
+    // 6. The manifest, after the partitions.
+    let rows = next_manifest(&old_manifest, &manifest_index, &vanished, &read);
+    let mut manifest_df = manifest::frame(&rows)?;
+    drop(rows);
+    output.put(S::MANIFEST_KEY, to_parquet_bytes(&mut manifest_df)?)?;
+    drop(manifest_df);
+
+    // 7. This run's rejects.
     if !read.rejects.is_empty() {
-        for r in read.rejects.iter().take(20) {
+        const SHOWN: usize = 20;
+        for r in read.rejects.iter().take(SHOWN) {
             warn!(key = %input.describe(&r.source_key), reason = %r.reason, "Rejected a file.");
+        }
+        if read.rejects.len() > SHOWN {
+            warn!(
+                more = read.rejects.len() - SHOWN,
+                "More rejected files; all are in the rejects log."
+            );
         }
         let key = rejects::object_key(&opts.date.to_string(), S::STEP, &opts.run_id);
         let mut df = rejects::frame(S::STEP, &read.rejects)?;
@@ -303,9 +341,26 @@ pub fn run<S: Source>(input: &Lake, output: &Lake, opts: &StageOptions) -> Resul
     Ok(report)
 }
 
-/// `post_month=2024-01` → `2024-01`.
-fn partition_value(dir: &str) -> &str {
-    dir.split_once('=').map_or(dir, |(_, v)| v)
+/// Identities whose row may change: every freshly parsed row, the old rows of keys that
+/// were re-read and parsed, and the rows of vanished keys. A changed file that no longer
+/// parses keeps its previous row (nothing is lost), so it touches nothing.
+fn touched_identities<'a, S: Source>(
+    read: &'a ReadResult,
+    vanished: &[&'a ManifestEntry],
+    manifest_index: &PlHashMap<&str, &'a ManifestEntry>,
+) -> PlHashSet<Identity<'a>> {
+    let mut touched: PlHashSet<Identity> =
+        PlHashSet::with_capacity_and_hasher(read.parsed.len(), Default::default());
+    for p in &read.parsed {
+        touched.insert(identity::<S>(&p.partition, &p.key_value));
+        if let Some(entry) = manifest_index.get(p.object.key.as_str()) {
+            touched.extend(old_identity::<S>(entry));
+        }
+    }
+    for entry in vanished {
+        touched.extend(old_identity::<S>(entry));
+    }
+    touched
 }
 
 fn load_manifest(output: &Lake, key: &str) -> Result<Vec<ManifestEntry>> {
@@ -332,11 +387,11 @@ fn etag_core(etag: &str) -> &str {
     etag.trim_matches('"')
 }
 
-fn diff(json: &[&LakeObject], manifest: &[ManifestEntry]) -> Diff {
-    let index: HashMap<&str, &ManifestEntry> = manifest
-        .iter()
-        .map(|e| (e.source_key.as_str(), e))
-        .collect();
+fn diff(
+    json: &[&LakeObject],
+    manifest: &[ManifestEntry],
+    index: &PlHashMap<&str, &ManifestEntry>,
+) -> Diff {
     let mut to_read = Vec::new();
     let mut unchanged = 0;
     for (i, obj) in json.iter().enumerate() {
@@ -354,10 +409,14 @@ fn diff(json: &[&LakeObject], manifest: &[ManifestEntry]) -> Diff {
             to_read.push(i);
         }
     }
-    let listed: HashSet<&str> = json.iter().map(|o| o.key.as_str()).collect();
-    let vanished = (0..manifest.len())
-        .filter(|&i| !listed.contains(manifest[i].source_key.as_str()))
-        .collect();
+    let vanished = if unchanged + to_read.len() - count_new(json, index) == manifest.len() {
+        Vec::new() // every manifest key was listed: skip building the listed-key set
+    } else {
+        let listed: PlHashSet<&str> = json.iter().map(|o| o.key.as_str()).collect();
+        (0..manifest.len())
+            .filter(|&i| !listed.contains(manifest[i].source_key.as_str()))
+            .collect()
+    };
     Diff {
         to_read,
         vanished,
@@ -365,32 +424,50 @@ fn diff(json: &[&LakeObject], manifest: &[ManifestEntry]) -> Diff {
     }
 }
 
+fn count_new(json: &[&LakeObject], index: &PlHashMap<&str, &ManifestEntry>) -> usize {
+    json.iter()
+        .filter(|o| !index.contains_key(o.key.as_str()))
+        .count()
+}
+
 /// Reads and normalises `objects`, packing good rows into frames batch by batch.
-fn read_batches<S: Source>(
+fn read_batches<'a, S: Source>(
     input: &Lake,
-    objects: &[&LakeObject],
+    objects: &[&'a LakeObject],
     progress: bool,
-) -> Result<ReadResult> {
+) -> Result<ReadResult<'a>> {
     let mut result = ReadResult::default();
+    let mut partitions: PlHashMap<String, Arc<str>> = PlHashMap::default();
     let bar = Progress::new(progress, objects.len() as u64, "reading JSON");
     for batch in objects.chunks(READ_BATCH) {
         let keys: Vec<&str> = batch.iter().map(|o| o.key.as_str()).collect();
-        let outcomes = input.read_each(&keys, |i, bytes| match bytes {
-            Ok(bytes) => S::parse(batch[i], &bytes),
-            Err(e) => Err(format!("could not read: {e:#}")),
-        });
-        let mut by_partition: HashMap<String, Vec<&S::Record>> = HashMap::new();
+        // A read that fails after object_store's retries stops the run (exit 1, naming
+        // the object) rather than rejecting the file: a network blip must not mark a good
+        // file rejected until it next changes.
+        let outcomes = input
+            .read_each(&keys, |i, bytes| {
+                Ok(bytes?.map(|bytes| S::parse(batch[i], &bytes)))
+            })
+            .into_iter()
+            .collect::<Result<Vec<Option<Result<S::Record, String>>>>>()?;
+        let mut by_partition: PlHashMap<Arc<str>, Vec<&S::Record>> = PlHashMap::default();
         for (obj, outcome) in batch.iter().zip(&outcomes) {
+            let Some(outcome) = outcome else {
+                // Deleted since it was listed: the next run will see it as vanished.
+                tracing::debug!(key = %obj.key, "Gone since listed.");
+                continue;
+            };
+            result.seen += 1;
             match outcome {
                 Ok(record) => {
-                    let partition_value = S::partition_value(record);
-                    let key_value = S::key_value(record).to_string();
-                    let partition = format!("{}={partition_value}", S::PARTITION_COLUMN);
+                    let dir = format!("{}={}", S::PARTITION_COLUMN, S::partition_value(record));
+                    let partition = partitions
+                        .entry(dir)
+                        .or_insert_with_key(|d| Arc::from(d.as_str()))
+                        .clone();
                     result.parsed.push(Parsed {
-                        key: obj.key.clone(),
-                        last_modified_us: obj.last_modified_us,
-                        identity: S::identity(&partition_value, &key_value),
-                        key_value,
+                        object: *obj,
+                        key_value: S::key_value(record).to_string(),
                         partition: partition.clone(),
                     });
                     by_partition.entry(partition).or_default().push(record);
@@ -404,12 +481,16 @@ fn read_batches<S: Source>(
                 }),
             }
         }
-        for (partition, records) in by_partition {
-            result
-                .frames
-                .entry(partition)
-                .or_default()
-                .push(S::frame(&records)?);
+        // Columns are built on both cores: one frame per partition of this batch.
+        let built: Vec<(Arc<str>, Result<DataFrame>)> = {
+            use rayon::prelude::*;
+            by_partition
+                .into_par_iter()
+                .map(|(partition, records)| (partition, S::frame(&records)))
+                .collect()
+        };
+        for (partition, frame) in built {
+            result.frames.entry(partition).or_default().push(frame?);
         }
         bar.inc(batch.len() as u64);
     }
@@ -417,17 +498,15 @@ fn read_batches<S: Source>(
     Ok(result)
 }
 
-struct PartitionWrite {
-    rows: usize,
-}
-
+/// Rewrites one partition: existing rows minus `remove`, plus this run's rows (minus
+/// losers), sorted by key. Returns its row count; an emptied partition's file is deleted.
 fn rewrite_partition<S: Source>(
     output: &Lake,
     partition: &str,
-    remove: &HashSet<String>,
-    new_frames: &[DataFrame],
-    losers: &HashSet<&str>,
-) -> Result<PartitionWrite> {
+    remove: &PlHashSet<&str>,
+    new_frames: Vec<DataFrame>,
+    losers: &PlHashSet<&str>,
+) -> Result<usize> {
     let key = format!("{}/{partition}/{PART_FILE}", S::TABLE_PREFIX);
     let schema = S::table_schema();
     let mut combined = DataFrame::empty_with_schema(&schema);
@@ -436,24 +515,42 @@ fn rewrite_partition<S: Source>(
         combined = existing.filter(&mask(&existing, S::KEY_COLUMN, |k| !remove.contains(k))?)?;
     }
     for frame in new_frames {
-        let frame = if losers.is_empty() {
-            frame.clone()
+        if losers.is_empty() {
+            combined.vstack_mut_owned(frame)?;
         } else {
-            frame.filter(&mask(frame, "source_key", |k| !losers.contains(k))?)?
-        };
-        combined.vstack_mut(&frame)?;
+            combined.vstack_mut_owned(
+                frame.filter(&mask(&frame, "source_key", |k| !losers.contains(k))?)?,
+            )?;
+        }
     }
-    if combined.height() == 0 {
+    let rows = combined.height();
+    if rows == 0 {
         output.delete(&key)?;
-        return Ok(PartitionWrite { rows: 0 });
+        return Ok(0);
     }
-    let mut sorted = combined.sort([S::KEY_COLUMN], SortMultipleOptions::default())?;
+    let mut sorted = sort_in_place_by_column(combined, S::KEY_COLUMN)?;
     let bytes = to_parquet_bytes(&mut sorted).with_context(|| output.describe(&key))?;
+    drop(sorted);
     output.put(&key, bytes)?;
-    tracing::debug!(rows = sorted.height(), path = %output.describe(&key), "Wrote partition.");
-    Ok(PartitionWrite {
-        rows: sorted.height(),
-    })
+    tracing::debug!(rows, path = %output.describe(&key), "Wrote partition.");
+    Ok(rows)
+}
+
+/// Sorts by `key`, gathering one column at a time and dropping the unsorted one, so the
+/// extra memory is one column, not a second copy of the frame as `DataFrame::sort` needs.
+fn sort_in_place_by_column(mut df: DataFrame, key: &str) -> Result<DataFrame> {
+    let order = df
+        .column(key)?
+        .as_materialized_series()
+        .arg_sort(SortOptions::default());
+    let names: Vec<PlSmallStr> = df.get_column_names_owned();
+    for name in names {
+        let column = df.drop_in_place(&name)?;
+        let sorted = column.take(&order)?;
+        drop(column);
+        df.with_column(sorted)?;
+    }
+    Ok(df)
 }
 
 fn mask(df: &DataFrame, column: &str, keep: impl Fn(&str) -> bool) -> Result<BooleanChunked> {
@@ -461,62 +558,50 @@ fn mask(df: &DataFrame, column: &str, keep: impl Fn(&str) -> bool) -> Result<Boo
     Ok(values.iter().map(|v| v.is_none_or(&keep)).collect())
 }
 
-/// The manifest after this run: unchanged entries as they were, read keys with what was
-/// found, vanished keys gone; sorted by key.
-fn next_manifest(
-    old: &[ManifestEntry],
-    diff: &Diff,
-    json: &[&LakeObject],
-    read: &ReadResult,
-) -> Vec<ManifestEntry> {
-    let vanished: HashSet<&str> = diff
-        .vanished
+/// The manifest after this run, sorted by key: unchanged entries as they were, read keys
+/// with what was found, vanished keys gone. Rows borrow from their sources.
+fn next_manifest<'a>(
+    old: &'a [ManifestEntry],
+    index: &PlHashMap<&str, &'a ManifestEntry>,
+    vanished: &[&ManifestEntry],
+    read: &'a ReadResult,
+) -> Vec<ManifestRow<'a>> {
+    let mut replaced: PlHashSet<&str> = vanished.iter().map(|e| e.source_key.as_str()).collect();
+    replaced.extend(read.parsed.iter().map(|p| p.object.key.as_str()));
+    replaced.extend(read.rejects.iter().map(|r| r.source_key.as_str()));
+    let mut rows: Vec<ManifestRow> = old
         .iter()
-        .map(|&i| old[i].source_key.as_str())
+        .filter(|e| !replaced.contains(e.source_key.as_str()))
+        .map(ManifestEntry::as_row)
         .collect();
-    let mut by_key: BTreeMap<&str, ManifestEntry> = old
-        .iter()
-        .filter(|e| !vanished.contains(e.source_key.as_str()))
-        .map(|e| (e.source_key.as_str(), e.clone()))
-        .collect();
-    let listed: HashMap<&str, &LakeObject> = json.iter().map(|o| (o.key.as_str(), *o)).collect();
     for p in &read.parsed {
-        let obj = listed[p.key.as_str()];
-        by_key.insert(
-            &obj.key,
-            ManifestEntry {
-                source_key: obj.key.clone(),
-                etag: obj.etag.clone(),
-                size: obj.size,
-                last_modified_us: obj.last_modified_us,
-                status: EntryStatus::Ok,
-                reason: None,
-                staged_key: Some(p.key_value.clone()),
-                staged_partition: Some(p.partition.clone()),
-            },
-        );
+        rows.push(ManifestRow {
+            source_key: &p.object.key,
+            etag: p.object.etag.as_deref(),
+            size: p.object.size,
+            last_modified_us: p.object.last_modified_us,
+            status: EntryStatus::Ok,
+            reason: None,
+            staged_key: Some(&p.key_value),
+            staged_partition: Some(&p.partition),
+        });
     }
     for r in &read.rejects {
-        let previous = by_key.get(r.source_key.as_str());
         // Keep pointing at the row a previous good version left, which stays staged.
-        let (staged_key, staged_partition) = previous
-            .map(|e| (e.staged_key.clone(), e.staged_partition.clone()))
-            .unwrap_or((None, None));
-        by_key.insert(
-            listed[r.source_key.as_str()].key.as_str(),
-            ManifestEntry {
-                source_key: r.source_key.clone(),
-                etag: r.source_etag.clone(),
-                size: r.size,
-                last_modified_us: r.last_modified_us,
-                status: EntryStatus::Rejected,
-                reason: Some(r.reason.clone()),
-                staged_key,
-                staged_partition,
-            },
-        );
+        let previous = index.get(r.source_key.as_str());
+        rows.push(ManifestRow {
+            source_key: &r.source_key,
+            etag: r.source_etag.as_deref(),
+            size: r.size,
+            last_modified_us: r.last_modified_us,
+            status: EntryStatus::Rejected,
+            reason: Some(&r.reason),
+            staged_key: previous.and_then(|e| e.staged_key.as_deref()),
+            staged_partition: previous.and_then(|e| e.staged_partition.as_deref()),
+        });
     }
-    by_key.into_values().collect()
+    rows.sort_unstable_by(|a, b| a.source_key.cmp(b.source_key));
+    rows
 }
 
 #[cfg(test)]
@@ -566,7 +651,11 @@ mod tests {
             entry("gone", Some("\"e8\""), 10, 1),
         ];
         let refs: Vec<&LakeObject> = listing.iter().collect();
-        let d = diff(&refs, &manifest);
+        let index = manifest
+            .iter()
+            .map(|e| (e.source_key.as_str(), e))
+            .collect();
+        let d = diff(&refs, &manifest, &index);
         let read: Vec<&str> = d.to_read.iter().map(|&i| listing[i].key.as_str()).collect();
         assert_eq!(
             read,

@@ -60,3 +60,15 @@ impl Progress {
         }
     }
 }
+
+/// Resident memory of this process in MiB (Linux), for `-v` logs of long steps.
+pub fn rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib / 1024)
+}

@@ -27,6 +27,8 @@ impl Source for Posts {
     const TABLE_PREFIX: &'static str = posts::TABLE_PREFIX;
     const PARTITION_COLUMN: &'static str = posts::PARTITION_COLUMN;
     const KEY_COLUMN: &'static str = posts::KEY_COLUMN;
+    // A post keeps its identity when its timestamp (so its month) changes.
+    const KEY_IS_PER_PARTITION: bool = false;
     const MANIFEST_KEY: &'static str = "staging/_manifest/posts.parquet";
 
     fn table_schema() -> Schema {
@@ -50,11 +52,6 @@ impl Source for Posts {
 
     fn partition_value(record: &PostRecord) -> String {
         record.post_month.clone()
-    }
-
-    fn identity(_partition_value: &str, key_value: &str) -> String {
-        // A post keeps its identity when its timestamp (so its month) changes.
-        key_value.to_string()
     }
 
     fn frame(records: &[&PostRecord]) -> Result<DataFrame> {

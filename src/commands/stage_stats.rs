@@ -28,6 +28,7 @@ impl Source for Stats {
     const TABLE_PREFIX: &'static str = user_stats::TABLE_PREFIX;
     const PARTITION_COLUMN: &'static str = user_stats::PARTITION_COLUMN;
     const KEY_COLUMN: &'static str = user_stats::KEY_COLUMN;
+    const KEY_IS_PER_PARTITION: bool = true;
     const MANIFEST_KEY: &'static str = "staging/_manifest/stats.parquet";
 
     fn table_schema() -> Schema {
@@ -54,10 +55,6 @@ impl Source for Stats {
 
     fn partition_value(record: &StatsRecord) -> String {
         record.date.to_string()
-    }
-
-    fn identity(partition_value: &str, key_value: &str) -> String {
-        format!("{key_value}@{partition_value}")
     }
 
     fn frame(records: &[&StatsRecord]) -> Result<DataFrame> {
