@@ -4,6 +4,7 @@
 //! `scripts/test.sh`) runs the same scenarios on moto's S3 server and on s3s-fs.
 
 mod cli;
+mod dags;
 mod frames;
 mod harness;
 mod local;
