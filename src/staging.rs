@@ -528,27 +528,39 @@ fn rewrite_partition<S: Source>(
         output.delete(&key)?;
         return Ok(0);
     }
+    let started = Instant::now();
     let mut sorted = sort_in_place_by_column(combined, S::KEY_COLUMN)?;
+    let sort_seconds = started.elapsed().as_secs_f64();
     let bytes = to_parquet_bytes(&mut sorted).with_context(|| output.describe(&key))?;
     drop(sorted);
+    let encode_seconds = started.elapsed().as_secs_f64() - sort_seconds;
     output.put(&key, bytes)?;
-    tracing::debug!(rows, path = %output.describe(&key), "Wrote partition.");
+    tracing::debug!(rows, sort_seconds, encode_seconds, path = %output.describe(&key), "Wrote partition.");
     Ok(rows)
 }
 
-/// Sorts by `key`, gathering one column at a time and dropping the unsorted one, so the
-/// extra memory is one column, not a second copy of the frame as `DataFrame::sort` needs.
+/// Sorts by `key`, gathering two columns at a time (one per core) and dropping the
+/// unsorted ones, so the extra memory is two columns, not a second copy of the frame as
+/// `DataFrame::sort` needs.
 fn sort_in_place_by_column(mut df: DataFrame, key: &str) -> Result<DataFrame> {
+    use rayon::prelude::*;
     let order = df
         .column(key)?
         .as_materialized_series()
         .arg_sort(SortOptions::default());
     let names: Vec<PlSmallStr> = df.get_column_names_owned();
-    for name in names {
-        let column = df.drop_in_place(&name)?;
-        let sorted = column.take(&order)?;
-        drop(column);
-        df.with_column(sorted)?;
+    for pair in names.chunks(2) {
+        let unsorted = pair
+            .iter()
+            .map(|name| df.drop_in_place(name))
+            .collect::<PolarsResult<Vec<Column>>>()?;
+        let sorted = unsorted
+            .into_par_iter()
+            .map(|c| c.take(&order))
+            .collect::<PolarsResult<Vec<Column>>>()?;
+        for column in sorted {
+            df.with_column(column)?;
+        }
     }
     Ok(df)
 }
