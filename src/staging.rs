@@ -34,7 +34,7 @@ use tracing::{info, warn};
 
 /// How many files are read and normalised before their rows are packed into frames; bounds
 /// the memory held as Rust structs during a full load.
-const READ_BATCH: usize = 32_768;
+const READ_BATCH: usize = 131_072;
 
 /// What distinguishes posts from stats: where they live and how one file becomes a row.
 pub trait Source: Sync {
