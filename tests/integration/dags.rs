@@ -39,15 +39,12 @@ fn staging_dag_commands_run_on_the_fixtures() {
     let lake = LocalLake::new();
     lake.load_fixture("lake");
     for (task, template) in &steps {
-        let command = template
-            .replace("IGPIPE", env!("CARGO_BIN_EXE_igpipe"))
-            .replace("LAKE", &lake.url())
-            .replace("{{ ds }}", "2024-05-06")
-            .replace("{{ run_id }}", "scheduled__2024-05-06T00:00:00+00:00");
-        let out = std::process::Command::new("bash")
-            .args(["-c", &command])
-            .output()
-            .unwrap();
+        let out = run_rendered(
+            template,
+            &lake,
+            "2024-05-06",
+            "scheduled__2024-05-06T00:00:00+00:00",
+        );
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -65,14 +62,19 @@ fn staging_dag_commands_run_on_the_fixtures() {
     }
     // The next day has no stats: stage_stats is skipped (exit 99), as BashOperator expects.
     let (_, stats) = &steps[0];
-    let command = stats
+    let out = run_rendered(stats, &lake, "2024-05-07", "scheduled__2024-05-07");
+    assert_eq!(out.status.code(), Some(99));
+}
+
+/// Renders a command template as Airflow would for (ds, run_id) and runs it with bash.
+fn run_rendered(template: &str, lake: &LocalLake, ds: &str, run_id: &str) -> std::process::Output {
+    let command = template
         .replace("IGPIPE", env!("CARGO_BIN_EXE_igpipe"))
         .replace("LAKE", &lake.url())
-        .replace("{{ ds }}", "2024-05-07")
-        .replace("{{ run_id }}", "scheduled__2024-05-07");
-    let out = std::process::Command::new("bash")
+        .replace("{{ ds }}", ds)
+        .replace("{{ run_id }}", run_id);
+    std::process::Command::new("bash")
         .args(["-c", &command])
         .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(99));
+        .unwrap()
 }
