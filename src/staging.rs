@@ -446,7 +446,7 @@ fn read_batches<'a, S: Source>(
         // file rejected until it next changes.
         let outcomes = input
             .read_each(&keys, |i, bytes| {
-                Ok(bytes?.map(|bytes| S::parse(batch[i], &bytes)))
+                Ok(bytes?.map(|bytes| S::parse(batch[i], bytes)))
             })
             .into_iter()
             .collect::<Result<Vec<Option<Result<S::Record, String>>>>>()?;
@@ -466,7 +466,7 @@ fn read_batches<'a, S: Source>(
                         .or_insert_with_key(|d| Arc::from(d.as_str()))
                         .clone();
                     result.parsed.push(Parsed {
-                        object: *obj,
+                        object: obj,
                         key_value: S::key_value(record).to_string(),
                         partition: partition.clone(),
                     });

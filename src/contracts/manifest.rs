@@ -81,7 +81,7 @@ pub fn schema() -> Schema {
 }
 
 pub fn frame<'a>(rows: &[ManifestRow<'a>]) -> Result<DataFrame> {
-    let s = |f: fn(&ManifestRow<'a>) -> Option<&'a str>| rows.iter().map(move |r| f(r));
+    let s = |f: fn(&ManifestRow<'a>) -> Option<&'a str>| rows.iter().map(f);
     let columns = vec![
         str_col("source_key", s(|r| Some(r.source_key))),
         str_col("source_etag", s(|r| r.etag)),
