@@ -1,7 +1,7 @@
 //! `staging/user_stats/date=D/part-0.parquet`: one row per (user_id, date).
 
 use super::*;
-use crate::normalize::stats::StatsRecord;
+use crate::normalize::stats::{StatsRecord, BUSINESS_MARKERS};
 
 pub const TABLE_PREFIX: &str = "staging/user_stats";
 pub const PARTITION_COLUMN: &str = "date";
@@ -21,7 +21,7 @@ pub fn schema() -> Schema {
         Field::new("created_at".into(), Date),
         Field::new("connection".into(), String),
     ];
-    for name in COUNT_COLUMNS {
+    for name in count_columns() {
         fields.push(Field::new(name.into(), Int64));
     }
     fields.push(Field::new("observed_at".into(), utc_us()));
@@ -30,21 +30,13 @@ pub fn schema() -> Schema {
     Schema::from_iter(fields)
 }
 
-/// The integer metrics, in file order; `counts()` returns them in the same order.
-const COUNT_COLUMNS: [&str; 12] = [
-    "followers_count",
-    "follows_count",
-    "media_count",
-    "impressions",
-    "reach",
-    "follower_count",
-    "email_contacts",
-    "phone_call_clicks",
-    "text_message_clicks",
-    "get_directions_clicks",
-    "website_clicks",
-    "profile_views",
-];
+/// The integer metrics, in file order: three every user has, then the business-only ones
+/// (in `BUSINESS_MARKERS` order); `counts()` returns them in the same order.
+fn count_columns() -> impl Iterator<Item = &'static str> {
+    ["followers_count", "follows_count", "media_count"]
+        .into_iter()
+        .chain(BUSINESS_MARKERS)
+}
 
 fn counts(r: &StatsRecord) -> [Option<i64>; 12] {
     [
@@ -79,7 +71,7 @@ pub fn frame(rows: &[&StatsRecord]) -> Result<DataFrame> {
         date_col("created_at", rows.iter().map(|r| r.created_at)),
         str_col("connection", s(|r| Some(r.connection))),
     ];
-    for (i, name) in COUNT_COLUMNS.iter().enumerate() {
+    for (i, name) in count_columns().enumerate() {
         columns.push(i64_col(name, rows.iter().map(|r| counts(r)[i])));
     }
     columns.push(utc_us_col(

@@ -5,8 +5,8 @@ use super::raw_json::RawObject;
 use super::{count_field, document_text, id_field, text_field, SourceInfo};
 use chrono::NaiveDate;
 
-/// Fields whose presence (not JSON null) marks a business connection.
-const BUSINESS_MARKERS: [&str; 9] = [
+/// The business-only metrics: their presence (not JSON null) marks a business connection.
+pub const BUSINESS_MARKERS: [&str; 9] = [
     "impressions",
     "reach",
     "follower_count",
