@@ -195,16 +195,22 @@ pub fn run<S: Source>(input: &Lake, output: &Lake, opts: &StageOptions) -> Resul
 
     // Unchanged keys that share an identity with a touched one compete again for its row,
     // so the winner is always chosen among all candidates.
-    let rivals: Vec<&LakeObject> = {
+    // (A first load has no manifest, so no rivals: skip the bookkeeping.)
+    let rivals: Vec<&LakeObject> = if old_manifest.is_empty() {
+        Vec::new()
+    } else {
         let touched = touched_identities::<S>(&read, &vanished, &manifest_index);
-        let reading: PlHashSet<&str> = to_read.iter().map(|o| o.key.as_str()).collect();
-        let listed: PlHashMap<&str, &LakeObject> =
-            json.iter().map(|o| (o.key.as_str(), *o)).collect();
-        old_manifest
-            .iter()
-            .filter(|e| e.status == EntryStatus::Ok && !reading.contains(e.source_key.as_str()))
-            .filter(|e| old_identity::<S>(e).is_some_and(|id| touched.contains(&id)))
-            .filter_map(|e| listed.get(e.source_key.as_str()).copied())
+        let mut reading = vec![false; json.len()];
+        for &i in &diff.to_read {
+            reading[i] = true;
+        }
+        json.iter()
+            .zip(reading)
+            .filter(|(_, read_now)| !read_now)
+            .filter_map(|(obj, _)| manifest_index.get(obj.key.as_str()).map(|e| (*obj, *e)))
+            .filter(|(_, e)| e.status == EntryStatus::Ok)
+            .filter(|(_, e)| old_identity::<S>(e).is_some_and(|id| touched.contains(&id)))
+            .map(|(obj, _)| obj)
             .collect()
     };
     if !rivals.is_empty() {
@@ -394,8 +400,12 @@ fn diff(
 ) -> Diff {
     let mut to_read = Vec::new();
     let mut unchanged = 0;
+    // Listed keys the manifest knows: when that is all of it, nothing vanished.
+    let mut known = 0;
     for (i, obj) in json.iter().enumerate() {
-        let same = index.get(obj.key.as_str()).is_some_and(|e| {
+        let entry = index.get(obj.key.as_str());
+        known += usize::from(entry.is_some());
+        let same = entry.is_some_and(|e| {
             e.size == obj.size
                 && match (&obj.etag, &e.etag) {
                     (Some(now), Some(then)) => etag_core(now) == etag_core(then),
@@ -409,7 +419,7 @@ fn diff(
             to_read.push(i);
         }
     }
-    let vanished = if unchanged + to_read.len() - count_new(json, index) == manifest.len() {
+    let vanished = if known == manifest.len() {
         Vec::new() // every manifest key was listed: skip building the listed-key set
     } else {
         let listed: PlHashSet<&str> = json.iter().map(|o| o.key.as_str()).collect();
@@ -422,12 +432,6 @@ fn diff(
         vanished,
         unchanged,
     }
-}
-
-fn count_new(json: &[&LakeObject], index: &PlHashMap<&str, &ManifestEntry>) -> usize {
-    json.iter()
-        .filter(|o| !index.contains_key(o.key.as_str()))
-        .count()
 }
 
 /// Reads and normalises `objects`, packing good rows into frames batch by batch.
