@@ -5,7 +5,10 @@
 //! readers check what they read against the same schema, so a drifted file is named in an
 //! error instead of silently mis-merged.
 
+pub mod history;
 pub mod manifest;
+pub mod palettes;
+pub mod post_aggregates;
 pub mod posts;
 pub mod rejects;
 pub mod user_stats;

@@ -185,6 +185,31 @@ impl Lake {
         }
     }
 
+    /// One level of the folder `prefix`: the objects directly in it (sorted by key) and the
+    /// names of its sub-folders (sorted), e.g. a table's `date=…` partitions. A folder that
+    /// does not exist is empty.
+    pub fn list_dir(&self, prefix: &str) -> Result<(Vec<LakeObject>, Vec<String>)> {
+        let path = self.store_path(prefix.trim_end_matches('/'));
+        let level = match RUNTIME.block_on(self.store.list_with_delimiter(Some(&path))) {
+            Ok(level) => level,
+            Err(object_store::Error::NotFound { .. }) => return Ok((Vec::new(), Vec::new())),
+            Err(e) => {
+                return Err(anyhow!(e))
+                    .with_context(|| format!("listing {}", self.describe(prefix)))
+            }
+        };
+        let mut objects: Vec<LakeObject> =
+            level.objects.iter().map(|m| self.lake_object(m)).collect();
+        objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        let mut folders: Vec<String> = level
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        folders.sort_unstable();
+        Ok((objects, folders))
+    }
+
     /// Reads `keys` concurrently and hands each object's bytes to `handle` (on a worker
     /// thread), returning the handler's outputs in the order of `keys`. `Ok(None)`: the
     /// object was deleted since it was listed. Errors (after object_store's retries) are
