@@ -1,5 +1,8 @@
 //! The command line: global flags, the subcommands, and dispatch.
 
+use crate::commands::aggregate_posts::AggregateArgs;
+use crate::commands::load_facts::LoadArgs;
+use crate::commands::quality_check::QualityArgs;
 use crate::commands::{self, Context, StageArgs};
 use crate::report::{RunReport, Status};
 use crate::settings::S3Settings;
@@ -81,6 +84,49 @@ Writes  staging/posts/post_month=YYYY-MM/part-0.parquet (latest version of each 
 Example:
   igpipe stage-posts --lake s3://agency-lake/raw --date 2024-05-01")]
     StagePosts(StageArgs),
+
+    /// Aggregate each creator's posts over the window ending on --date: post counts,
+    /// engagement means, top hashtags → marts/post_aggregates/date=D/.
+    #[command(after_help = "\
+Reads   staging/posts/post_month=YYYY-MM/part-*.parquet (only the months the window touches)
+Writes  marts/post_aggregates/date=D/part-0.parquet (one row per creator with a post whose
+        UTC date is in [D-W+1, D]; rewritten whole on every run)
+
+Example:
+  igpipe aggregate-posts --lake s3://agency-lake/raw --date 2024-05-06")]
+    AggregatePosts(AggregateArgs),
+
+    /// Build the fact table for --date (30 days of followers, impressions and reach, post
+    /// engagement, palette) → marts/history/date=D/, and load it into a warehouse.
+    #[command(after_help = "\
+Reads   staging/user_stats/date=*/ (the window's dates), marts/post_aggregates/date=D/ (must
+        exist: run aggregate-posts first), the newest marts/palettes/date=*/ dated <= D
+Writes  marts/history/date=D/part-0.parquet; with --load-to, the warehouse table `history`
+        (one row per creator, newest as_of; an older date never overwrites a newer row)
+
+Examples:
+  igpipe load-facts --lake fixtures/lake --out /tmp/out --date 2024-05-06
+  IGPIPE_LOAD_TO='postgres://etl:secret@localhost:5432/analytics' \\
+    igpipe load-facts --lake s3://agency-lake/raw --date 2024-05-06
+  IGPIPE_LOAD_TO='redshift-data://cluster/analytics/dev?db_user=etl&iam_role=arn:aws:iam::123456789012:role/redshift-copy' \\
+    igpipe load-facts --lake s3://agency-lake/raw --date 2024-05-06")]
+    LoadFacts(LoadArgs),
+
+    /// Check every table for --date: partitions present, keys unique, values in range,
+    /// lists aligned, freshness, reject ratios, the warehouse's row count. Exit 3 when an
+    /// error-level check fails.
+    #[command(after_help = "\
+Reads   staging/user_stats/date=D/, staging/posts (the window's months), the staging
+        manifests, marts/post_aggregates/date=D/, marts/history/date=D/, the newest
+        marts/palettes/date=*/ dated <= D; with --load-to, the warehouse's history
+Writes  marts/quality/date=D/report.json; a table of the checks on stderr
+
+Exit codes: 0 every error-level check passed (warnings allowed), 3 one or more failed,
+1 the check itself could not run (e.g. the warehouse is unreachable).
+
+Example:
+  igpipe quality-check --lake s3://agency-lake/raw --date 2024-05-06")]
+    QualityCheck(QualityArgs),
 }
 
 impl Command {
@@ -88,6 +134,11 @@ impl Command {
         match self {
             Command::StageStats(a) => ("stage-stats", a.lake.date.to_string()),
             Command::StagePosts(a) => ("stage-posts", a.lake.date.to_string()),
+            Command::AggregatePosts(a) => {
+                (commands::aggregate_posts::STEP, a.lake.date.to_string())
+            }
+            Command::LoadFacts(a) => (commands::load_facts::STEP, a.lake.date.to_string()),
+            Command::QualityCheck(a) => (commands::quality_check::STEP, a.lake.date.to_string()),
         }
     }
 }
@@ -110,6 +161,9 @@ pub fn run(cli: Cli) -> u8 {
     let result = match &cli.command {
         Command::StageStats(args) => commands::stage_stats::run(args, &ctx),
         Command::StagePosts(args) => commands::stage_posts::run(args, &ctx),
+        Command::AggregatePosts(args) => commands::aggregate_posts::run(args, &ctx),
+        Command::LoadFacts(args) => commands::load_facts::run(args, &ctx),
+        Command::QualityCheck(args) => commands::quality_check::run(args, &ctx),
     };
     let report = result.unwrap_or_else(|error| {
         tracing::error!("{error:#}");

@@ -7,9 +7,13 @@
 pub mod cli;
 pub mod commands;
 pub mod contracts;
+pub mod facts;
 pub mod lake;
 pub mod normalize;
+pub mod quality;
 pub mod report;
 pub mod settings;
 pub mod staging;
+pub mod tables;
 pub mod telemetry;
+pub mod warehouse;

@@ -11,6 +11,8 @@ pub enum Status {
     Ok,
     /// 1: the error is in `error`.
     Failed,
+    /// 3: an error-level quality check failed.
+    QualityFailed,
     /// 4: more rejected inputs than `--max-reject-ratio`; good rows were written.
     TooManyRejects,
     /// 99: the input for `--date` is absent and `--skip-if-missing` was given.
@@ -22,6 +24,7 @@ impl Status {
         match self {
             Status::Ok => 0,
             Status::Failed => 1,
+            Status::QualityFailed => 3,
             Status::TooManyRejects => 4,
             Status::Skipped => 99,
         }
@@ -53,8 +56,34 @@ pub struct RunReport {
     pub partitions_written: u64,
     pub partitions_deleted: u64,
     pub seconds: f64,
+    /// load-facts with --load-to: where, rows staged in the warehouse, rows merged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadSummary>,
+    /// quality-check: checks run, failed (error level), warned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<CheckSummary>,
+    /// Warnings a reader of the summary should see (e.g. missing palette shards).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadSummary {
+    /// The target, without secrets.
+    pub target: String,
+    pub rows_staged: u64,
+    /// Rows inserted or replaced; None where the warehouse does not say (Redshift).
+    pub rows_merged: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckSummary {
+    pub run: u64,
+    pub failed: u64,
+    pub warned: u64,
+    pub report: String,
 }
 
 impl RunReport {
@@ -76,6 +105,9 @@ impl RunReport {
             partitions_written: 0,
             partitions_deleted: 0,
             seconds: 0.0,
+            load: None,
+            checks: None,
+            warnings: Vec::new(),
             error: None,
         }
     }

@@ -21,6 +21,8 @@ pub const AWS_ENDPOINT_URL_S3: &str = "AWS_ENDPOINT_URL_S3";
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 /// `true` allows plain-http endpoints.
 pub const AWS_ALLOW_HTTP: &str = "AWS_ALLOW_HTTP";
+/// Redshift-Data-only endpoint (a test double, a VPC endpoint); wins over `AWS_ENDPOINT_URL`.
+pub const AWS_ENDPOINT_URL_REDSHIFT_DATA: &str = "AWS_ENDPOINT_URL_REDSHIFT_DATA";
 
 /// How to reach S3. Debug output redacts the secrets.
 #[derive(Clone, Default, PartialEq)]
@@ -31,6 +33,9 @@ pub struct S3Settings {
     pub region: String,
     pub endpoint: Option<String>,
     pub allow_http: bool,
+    /// The Redshift Data API's endpoint override (`AWS_ENDPOINT_URL_REDSHIFT_DATA`, else
+    /// `AWS_ENDPOINT_URL`); the same credentials and region serve both services.
+    pub redshift_data_endpoint: Option<String>,
 }
 
 impl S3Settings {
@@ -52,6 +57,8 @@ impl S3Settings {
             endpoint: get(AWS_ENDPOINT_URL_S3).or_else(|| get(AWS_ENDPOINT_URL)),
             allow_http: get(AWS_ALLOW_HTTP)
                 .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1"),
+            redshift_data_endpoint: get(AWS_ENDPOINT_URL_REDSHIFT_DATA)
+                .or_else(|| get(AWS_ENDPOINT_URL)),
         }
     }
 
@@ -70,6 +77,7 @@ impl fmt::Debug for S3Settings {
             .field("region", &self.region)
             .field("endpoint", &self.endpoint)
             .field("allow_http", &self.allow_http)
+            .field("redshift_data_endpoint", &self.redshift_data_endpoint)
             .finish()
     }
 }
@@ -96,6 +104,13 @@ mod tests {
         assert_eq!(s.endpoint.as_deref(), Some("http://s3:2"));
         let s = settings(&[(AWS_ENDPOINT_URL, "http://global:1")]);
         assert_eq!(s.endpoint.as_deref(), Some("http://global:1"));
+        assert_eq!(s.redshift_data_endpoint.as_deref(), Some("http://global:1"));
+        let s = settings(&[
+            (AWS_ENDPOINT_URL_S3, "http://s3:2"),
+            (AWS_ENDPOINT_URL_REDSHIFT_DATA, "http://rsd:3"),
+        ]);
+        assert_eq!(s.redshift_data_endpoint.as_deref(), Some("http://rsd:3"));
+        assert_eq!(s.endpoint.as_deref(), Some("http://s3:2"));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! One module per step. Each has an `Args` (its `--help`) and a `run` that returns the
 //! step's `RunReport`.
 
+pub mod aggregate_posts;
+pub mod load_facts;
+pub mod quality_check;
 pub mod stage_posts;
 pub mod stage_stats;
 
@@ -30,6 +33,20 @@ pub struct LakeArgs {
     /// Default: the UTC start time and process id. Airflow: --run-id '{{ run_id }}'.
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
+}
+
+impl LakeArgs {
+    /// The output root (`--out`, else `--lake`): where staging/ and marts/ live, which
+    /// the steps after staging read and write.
+    pub fn open_output(&self, ctx: &Context) -> Result<Lake> {
+        let url = self.out.as_deref().unwrap_or(&self.lake);
+        Lake::open(url, &ctx.s3, true, ctx.local_fast_path)
+    }
+
+    /// The output root's URL.
+    pub fn output_url(&self) -> &str {
+        self.out.as_deref().unwrap_or(&self.lake)
+    }
 }
 
 /// Options of the two incremental staging steps.
@@ -108,6 +125,16 @@ pub fn run_id(given: Option<&str>) -> String {
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| format!("expected a date as YYYY-MM-DD, got {text:?}"))
+}
+
+/// A window length in days: 1 to 366.
+pub fn parse_days(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(days) if (1..=366).contains(&days) => Ok(days),
+        _ => Err(format!(
+            "expected a number of days from 1 to 366, got {text:?}"
+        )),
+    }
 }
 
 fn parse_ratio(text: &str) -> Result<f64, String> {
