@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # The project's test command: unit tests, and the integration suite on a local folder,
-# moto's S3 server and s3s-fs (started here on loopback, stopped on exit).
+# moto's S3 server and s3s-fs, plus a throw-away PostgreSQL cluster (all started here on
+# loopback, stopped on exit).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # One shared build cache outside the clone, so fresh clones do not rebuild Polars.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/igpipe/target}"
-trap 'scripts/s3-servers.sh stop' EXIT
-eval "$(scripts/s3-servers.sh start)"
+# `|| true`: under set -e a failing first stop would skip the second.
+trap 'scripts/s3-servers.sh stop || true; scripts/postgres.sh stop' EXIT
+# Assign first, then eval: `eval "$(cmd)"` would swallow a failed start under set -e.
+s3_env=$(scripts/s3-servers.sh start)
+eval "$s3_env"
+pg_env=$(scripts/postgres.sh start)
+eval "$pg_env"
 cargo test --locked --features s3-tests "$@"
