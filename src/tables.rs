@@ -51,13 +51,20 @@ pub fn read_partition(lake: &Lake, dir: &str, schema: &Schema) -> Result<Option<
 /// Reads and stacks the Parquet objects `keys` (concurrently); `None` for no keys.
 pub fn read_files(lake: &Lake, keys: &[String], schema: &Schema) -> Result<Option<DataFrame>> {
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-    let frames = lake.read_each(&refs, |i, read| {
-        let what = lake.describe(&keys[i]);
-        match read? {
-            Some(bytes) => from_parquet_bytes(bytes, schema, &what),
-            None => anyhow::bail!("{what}: vanished while being read (re-run the step)"),
-        }
+    // The bytes are copied out and decoded after the reads: decoding inside the reader's
+    // handler would run Polars' thread pool from the reader pool's threads, which may then
+    // pick up another read and re-enter the thread's lent buffer.
+    let fetched = lake.read_each(&refs, |i, read| match read? {
+        Some(bytes) => Ok(bytes.to_vec()),
+        None => anyhow::bail!(
+            "{}: vanished while being read (re-run the step)",
+            lake.describe(&keys[i])
+        ),
     });
+    let frames = fetched
+        .into_iter()
+        .zip(keys)
+        .map(|(bytes, key)| from_parquet_bytes(&bytes?, schema, &lake.describe(key)));
     let mut stacked: Option<DataFrame> = None;
     for frame in frames {
         let frame = frame?;

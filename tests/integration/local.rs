@@ -27,6 +27,28 @@ local!(
     skip_if_missing_exits_99,
 );
 
+mod facts {
+    use crate::facts;
+    use crate::harness::LocalLake;
+
+    macro_rules! local {
+        ($($name:ident),* $(,)?) => {
+            $(#[test]
+            fn $name() {
+                facts::$name(&LocalLake::new());
+            })*
+        };
+    }
+
+    local!(
+        post_aggregates_match_hand_computed_values,
+        history_matches_hand_computed_values,
+        load_facts_needs_the_days_aggregates,
+        the_newest_palette_partition_on_or_before_d_gives_colors,
+        quality_check_passes_then_fails_on_a_broken_table,
+    );
+}
+
 /// Outputs may go to a different root than the raw lake (--out).
 #[test]
 fn out_can_differ_from_the_lake() {

@@ -5,6 +5,7 @@
 
 mod cli;
 mod dags;
+mod facts;
 mod frames;
 mod harness;
 mod local;
