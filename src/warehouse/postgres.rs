@@ -323,9 +323,11 @@ fn rows(df: &DataFrame) -> Result<Vec<Row>> {
 
 fn dates(series: &Series) -> Result<Vec<Option<NaiveDate>>> {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    // A list's items come back from `get_as_series` as the physical i32 days, a top-level
+    // column as Date: the cast takes both.
     Ok(series
-        .date()?
-        .physical()
+        .cast(&DataType::Int32)?
+        .i32()?
         .iter()
         .map(|d| d.map(|d| epoch + chrono::TimeDelta::days(i64::from(d))))
         .collect())

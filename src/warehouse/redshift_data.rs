@@ -146,7 +146,7 @@ pub fn load(
         .block_on(async {
             let client = client(target, settings)?;
             let started = Instant::now();
-            let create = vec![CREATE_SQL.trim().to_string()];
+            let create = split_statements(CREATE_SQL);
             run_batch(
                 &client,
                 target,
