@@ -90,10 +90,13 @@ mod tests {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         assert_eq!(window_months(d("2024-05-06"), 30), ["2024-04", "2024-05"]);
         assert_eq!(window_months(d("2024-05-30"), 30), ["2024-05"]);
+        // 2023-03-01 − 29 days = 2023-01-31 (February has 28 days): three months.
         assert_eq!(
-            window_months(d("2024-03-01"), 30),
-            ["2024-01", "2024-02", "2024-03"]
+            window_months(d("2023-03-01"), 30),
+            ["2023-01", "2023-02", "2023-03"]
         );
+        // In a leap year the same window starts on 2024-02-01.
+        assert_eq!(window_months(d("2024-03-01"), 30), ["2024-02", "2024-03"]);
         assert_eq!(window_months(d("2024-03-01"), 1), ["2024-03"]);
     }
 }

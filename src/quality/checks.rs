@@ -287,6 +287,14 @@ pub fn palettes_consistent(name: &str, palettes: Option<&DataFrame>) -> Result<C
     ))
 }
 
+fn days(n: i64) -> String {
+    if n == 1 {
+        "1 day".to_string()
+    } else {
+        format!("{n} days")
+    }
+}
+
 /// The newest staged stats date is D (a later one is a backfill, also fine).
 pub fn stats_fresh(name: &str, newest: Option<NaiveDate>, date: NaiveDate) -> Check {
     match newest {
@@ -296,8 +304,8 @@ pub fn stats_fresh(name: &str, newest: Option<NaiveDate>, date: NaiveDate) -> Ch
             Severity::Error,
             true,
             format!(
-                "newest staged stats date is {newest}, {} days before {date}",
-                (date - newest).num_days()
+                "newest staged stats date is {newest}, {} before {date}",
+                days((date - newest).num_days())
             ),
         ),
         Some(newest) if newest > date => Check::new(

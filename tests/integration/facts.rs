@@ -492,7 +492,7 @@ pub fn quality_check_passes_then_fails_on_a_broken_table(lake: &dyn TestLake) {
     assert_eq!(run.code, 3);
     assert!(
         run.stderr
-            .contains("newest staged stats date is 2024-05-06, 1 days before 2024-05-07"),
+            .contains("newest staged stats date is 2024-05-06, 1 day before 2024-05-07"),
         "{}",
         run.stderr
     );
