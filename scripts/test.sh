@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: unit tests, and the integration suite on a local folder,
-# moto's S3 server and s3s-fs, plus a throw-away PostgreSQL cluster (all started here on
-# loopback, stopped on exit).
+# moto's S3 server and s3s-fs, a throw-away PostgreSQL cluster (all started here on
+# loopback, stopped on exit) and the Redshift Data API test double (started by its tests).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # One shared build cache outside the clone, so fresh clones do not rebuild Polars.
@@ -13,4 +13,9 @@ s3_env=$(scripts/s3-servers.sh start)
 eval "$s3_env"
 pg_env=$(scripts/postgres.sh start)
 eval "$pg_env"
-cargo test --locked --features s3-tests "$@"
+# The Redshift Data API double is checked against boto3's real client first (boto3 comes
+# with moto's venv): the Rust tests below trust its wire format.
+if [ $# -eq 0 ]; then
+  "${IGPIPE_CACHE:-$HOME/.cache/igpipe}/moto-venv/bin/python" tests/doubles/test_redshift_data_double.py >&2
+fi
+cargo test --locked --features service-tests "$@"

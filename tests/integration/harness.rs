@@ -64,13 +64,19 @@ pub trait TestLake {
 
     /// Runs `igpipe <args…>` against this lake.
     fn igpipe(&self, args: &[&str]) -> Run {
+        self.igpipe_with(args, &[])
+    }
+
+    /// Runs `igpipe <args…>` against this lake with extra environment variables.
+    fn igpipe_with(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_igpipe"));
         for (key, _) in std::env::vars() {
-            if key.starts_with("AWS_") {
+            if key.starts_with("AWS_") || key.starts_with("IGPIPE_") {
                 cmd.env_remove(key);
             }
         }
         cmd.envs(self.env());
+        cmd.envs(extra_env.iter().copied());
         let url = self.url();
         let mut full: Vec<&str> = args.to_vec();
         if !args.contains(&"--lake") {
@@ -185,7 +191,7 @@ impl TestLake for LocalLake {
 }
 
 /// A lake under a fresh prefix of a bucket on an S3-protocol server.
-#[cfg_attr(not(feature = "s3-tests"), allow(dead_code))]
+#[cfg_attr(not(feature = "service-tests"), allow(dead_code))]
 pub struct S3Lake {
     lake: Lake,
     url: String,
@@ -193,10 +199,10 @@ pub struct S3Lake {
     lists_etags: bool,
 }
 
-#[cfg_attr(not(feature = "s3-tests"), allow(dead_code))]
+#[cfg_attr(not(feature = "service-tests"), allow(dead_code))]
 static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
 
-#[cfg_attr(not(feature = "s3-tests"), allow(dead_code))]
+#[cfg_attr(not(feature = "service-tests"), allow(dead_code))]
 impl S3Lake {
     /// `server` names the variables the test script sets: IGPIPE_TEST_<SERVER>_ENDPOINT,
     /// _BUCKET, _ACCESS_KEY, _SECRET_KEY.
@@ -238,7 +244,7 @@ impl S3Lake {
     }
 }
 
-#[cfg_attr(not(feature = "s3-tests"), allow(dead_code))]
+#[cfg_attr(not(feature = "service-tests"), allow(dead_code))]
 fn unique_suffix() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

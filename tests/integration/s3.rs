@@ -3,29 +3,32 @@
 //! manifest falls back to last-modified).
 
 use crate::harness::{S3Lake, TestLake};
-use crate::scenarios;
 
 macro_rules! on_servers {
-    ($($name:ident),* $(,)?) => {
-        mod moto {
-            use super::*;
-            $(#[test]
-            fn $name() {
-                scenarios::$name(&S3Lake::new("MOTO", true));
-            })*
-        }
-        mod s3s_fs {
-            use super::*;
-            $(#[test]
-            fn $name() {
-                scenarios::$name(&S3Lake::new("S3S", false));
-            })*
+    ($scenarios:ident: $($name:ident),* $(,)?) => {
+        mod $scenarios {
+            mod moto {
+                use crate::harness::S3Lake;
+                use crate::$scenarios;
+                $(#[test]
+                fn $name() {
+                    $scenarios::$name(&S3Lake::new("MOTO", true));
+                })*
+            }
+            mod s3s_fs {
+                use crate::harness::S3Lake;
+                use crate::$scenarios;
+                $(#[test]
+                fn $name() {
+                    $scenarios::$name(&S3Lake::new("S3S", false));
+                })*
+            }
         }
     };
 }
 
 on_servers!(
-    fixture_posts_are_staged_exactly,
+    scenarios: fixture_posts_are_staged_exactly,
     second_run_reads_nothing_and_writes_nothing,
     changed_file_rewrites_only_its_month,
     same_size_edit_is_detected,
@@ -34,6 +37,15 @@ on_servers!(
     duplicate_post_ids_and_month_moves,
     bad_files_become_reject_rows,
     stats_are_staged_exactly,
+);
+
+// The fact-table steps with staging and marts on S3 (the mart Redshift COPYs from).
+on_servers!(
+    facts: post_aggregates_match_hand_computed_values,
+    history_matches_hand_computed_values,
+    load_facts_needs_the_days_aggregates,
+    the_newest_palette_partition_on_or_before_d_gives_colors,
+    quality_check_passes_then_fails_on_a_broken_table,
 );
 
 /// A bucket that does not exist: exit 1, and the message names the URL.
