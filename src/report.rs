@@ -76,6 +76,8 @@ pub struct LoadSummary {
     pub rows_staged: u64,
     /// Rows inserted or replaced; None where the warehouse does not say (Redshift).
     pub rows_merged: Option<u64>,
+    /// Time spent loading (connecting, staging, merging).
+    pub seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]

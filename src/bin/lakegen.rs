@@ -40,8 +40,14 @@ struct Args {
     #[arg(long, default_value_t = 0.0)]
     bad_ratio: f64,
     /// Also write small images under instagram_graph_image_store/<user>/<post>/.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "next_day")]
     images: bool,
+    /// Write only what the API client writes on the day after --end, over a lake this
+    /// command wrote with the same arguments: every creator's stats for that day, its
+    /// --posts-per-user posts rewritten with changed counts, and one new post (dated that
+    /// day) for every other creator.
+    #[arg(long)]
+    next_day: bool,
     #[arg(long, default_value_t = 42)]
     seed: u64,
 }
@@ -102,6 +108,9 @@ fn user_id(u: u64) -> String {
 }
 
 fn write_user(args: &Args, u: u64) -> anyhow::Result<u64> {
+    if args.next_day {
+        return write_next_day(args, u);
+    }
     let mut rng = Rng::new(args.seed, u);
     let id = user_id(u);
     let business = rng.chance(args.business_ratio);
@@ -150,6 +159,65 @@ fn write_user(args: &Args, u: u64) -> anyhow::Result<u64> {
         files += 1;
     }
     Ok(files)
+}
+
+/// The day after --end for creator `u`: the same posts (drawn from the same random
+/// stream, so ids and timestamps match) with new like counts, a new post for every other
+/// creator, and the day's stats.
+fn write_next_day(args: &Args, u: u64) -> anyhow::Result<u64> {
+    let mut rng = Rng::new(args.seed, u);
+    let mut bumps = Rng::new(args.seed ^ 0x5EED_DA7, u);
+    let id = user_id(u);
+    let business = rng.chance(args.business_ratio);
+    let username = format!(
+        "{}.{}{}",
+        rng.pick(NAMES),
+        rng.pick(WORDS).to_lowercase(),
+        u
+    );
+    let followers = 500 + rng.below(200_000) as i64;
+    let day = args.end + chrono::Duration::days(1);
+    let posts_dir = args.out.join("instagram_graph/posts").join(&id);
+    let mut files = 0;
+    let mut write_post = |post_id: &str, mut doc: Value| -> anyhow::Result<()> {
+        if doc.get("like_count").is_some() {
+            doc["like_count"] = json!(followers / 20 + rng_val(&mut bumps, followers / 10 + 1));
+        }
+        std::fs::write(
+            posts_dir.join(format!("{post_id}.json")),
+            serde_json::to_vec_pretty(&doc)?,
+        )?;
+        files += 1;
+        Ok(())
+    };
+    for p in 0..args.posts_per_user {
+        let post_id = format!("179{:08}{:06}", u, p);
+        if rng.chance(args.bad_ratio) {
+            bad_post(&mut rng, &post_id); // keeps the stream aligned; a bad file stays bad
+            continue;
+        }
+        let doc = post(args, &mut rng, &post_id, &username, followers, business);
+        write_post(&post_id, doc)?;
+    }
+    if u % 2 == 0 {
+        let post_id = format!("179{:08}{:06}", u, args.posts_per_user);
+        let mut doc = post(args, &mut rng, &post_id, &username, followers, business);
+        doc["timestamp"] = json!(format!("{day}T12:00:00+0000"));
+        write_post(&post_id, doc)?;
+    }
+    let doc = stats(
+        &mut rng,
+        &id,
+        &username,
+        followers + i64::from(args.days) * 7,
+        business,
+    );
+    let stats_dir = args.out.join("instagram_graph/stats").join(&id);
+    std::fs::write(
+        stats_dir.join(format!("{day}.json")),
+        serde_json::to_vec(&doc)?,
+    )?;
+    Ok(files + 1)
 }
 
 /// A count as the API client might write it: mostly a number, sometimes a display string.

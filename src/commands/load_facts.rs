@@ -226,6 +226,7 @@ fn load(
         target: target.describe(),
         rows_staged: mart.height() as u64,
         rows_merged,
+        seconds: started.elapsed().as_secs_f64(),
     })
 }
 
