@@ -38,5 +38,8 @@ printf '\n== The fact table (marts/history/date=%s), one row per creator:\n' "$d
 "$bin/peek" "$out/marts/history/date=$date" \
   --columns id,username,as_of,dates,followers,impressions,doc_count,fol_avg,eng_avg,engagement_rate,colors
 printf '\n== Files under %s:\n' "$out" >&2
-(cd "$out" && find staging marts -type f | sort | sed 's/^/  /') >&2
+(cd "$out" && find marts -type f | sort | sed 's/^/  /') >&2
+# Staging has a partition per day or month: one line per table.
+(cd "$out" && find staging -type f | sed -E 's#/[^/=]+=[^/]+/[^/]+$#/…#' | sort | uniq -c |
+  awk '$2 ~ /…$/ {printf "  %s (%d partitions)\n", $2, $1; next} {print "  " $2}') >&2
 printf '\nLook at any of them with: %s <file or partition folder>\n' "$bin/peek" >&2

@@ -8,7 +8,7 @@ use polars::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Widest a cell is printed; longer text ends in `…`.
-const CELL_WIDTH: usize = 28;
+const CELL_WIDTH: usize = 32;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -98,22 +98,12 @@ fn print_table(df: &DataFrame) -> Result<()> {
 
 fn cell(series: &Series, i: usize) -> Result<String> {
     Ok(match series.dtype() {
+        // A list's items come back as their physical type (a date list as i32 days): cast
+        // them back to the list's item type before formatting.
         DataType::List(inner) => match series.list()?.get_as_series(i) {
             None => "null".into(),
-            Some(items) if items.dtype() != inner.as_ref() => {
-                cell(&Series::new(PlSmallStr::EMPTY, [items.cast(inner)?]), 0)?
-            }
-            Some(items) if items.is_empty() => "[]".into(),
-            Some(items) if items.len() <= 3 => {
-                let all: Result<Vec<String>> = (0..items.len()).map(|j| cell(&items, j)).collect();
-                format!("[{}]", all?.join(", "))
-            }
-            Some(items) => format!(
-                "[{} … {}] ({})",
-                cell(&items, 0)?,
-                cell(&items, items.len() - 1)?,
-                items.len()
-            ),
+            Some(items) if items.dtype() != inner.as_ref() => list_cell(&items.cast(inner)?)?,
+            Some(items) => list_cell(&items)?,
         },
         // Formatting a time-zone-aware datetime needs Polars' `timezones` feature; UTC is
         // all igpipe writes, so format it here.
@@ -133,6 +123,18 @@ fn cell(series: &Series, i: usize) -> Result<String> {
             AnyValue::StringOwned(text) => text.to_string(),
             value => value.to_string(),
         },
+    })
+}
+
+/// `[a, b, c]`, or `[first … last] (n)` for longer lists.
+fn list_cell(items: &Series) -> Result<String> {
+    Ok(match items.len() {
+        0 => "[]".into(),
+        n if n <= 3 => {
+            let all: Result<Vec<String>> = (0..n).map(|j| cell(items, j)).collect();
+            format!("[{}]", all?.join(", "))
+        }
+        n => format!("[{} … {}] ({n})", cell(items, 0)?, cell(items, n - 1)?),
     })
 }
 
