@@ -40,8 +40,8 @@ pub struct LoadArgs {
     )]
     pub load_to: Option<String>,
 
-    /// Give up on a Redshift load that has not finished after this many seconds (the
-    /// running statement is cancelled).
+    /// Give up on a load that has not finished after this many seconds: Redshift's
+    /// running statement is cancelled; PostgreSQL's statement_timeout is set to it.
     #[arg(long, default_value_t = 1800, value_name = "SECONDS")]
     pub load_timeout: u64,
 }
@@ -93,7 +93,7 @@ pub fn run(args: &LoadArgs, ctx: &Context) -> Result<RunReport> {
             &target,
             &mart,
             &args.lake,
-            &dir,
+            &key,
             ctx,
             args.load_timeout,
         )?);
@@ -192,14 +192,14 @@ fn load(
     target: &Target,
     mart: &DataFrame,
     lake: &LakeArgs,
-    mart_dir: &str,
+    mart_key: &str,
     ctx: &Context,
     timeout_secs: u64,
 ) -> Result<LoadSummary> {
     let started = Instant::now();
     let rows_merged = match target {
         Target::Postgres(url) => {
-            let loaded = warehouse::postgres::load(url, mart)?;
+            let loaded = warehouse::postgres::load(url, mart, Duration::from_secs(timeout_secs))?;
             Some(loaded.merged)
         }
         Target::RedshiftData(rs) => {
@@ -211,7 +211,9 @@ fn load(
                     target.describe()
                 );
             }
-            let mart_s3 = format!("{out_url}/{mart_dir}/");
+            // The exact object, not the folder: COPY loads every object under a prefix,
+            // and a marker or stray file beside the part must not be loaded.
+            let mart_s3 = format!("{out_url}/{mart_key}");
             warehouse::redshift_data::load(
                 rs,
                 &ctx.s3,

@@ -232,8 +232,8 @@ fn warehouse_check(
     ctx: &Context,
 ) -> Result<Check> {
     let rows = match target {
-        Target::Postgres(url) => warehouse::postgres::count_as_of(url, date)?,
-        Target::RedshiftData(rs) => warehouse::redshift_data::count_as_of(rs, &ctx.s3, date)?,
+        Target::Postgres(url) => warehouse::postgres::rows_as_of(url, date)?,
+        Target::RedshiftData(rs) => warehouse::redshift_data::rows_as_of(rs, &ctx.s3, date)?,
     };
     Ok(warehouse_rows_match(
         "warehouse.history_rows",

@@ -38,11 +38,20 @@ pub fn build(
         .lazy()
         .select([col("user_id"), col("doc_count"), col("eng_avg")]);
     let colors = match palettes {
-        Some(p) => p.lazy().select([
-            col("user_id"),
-            col("palette_json").alias("colors"),
-            col("as_of").alias("palette_date"),
-        ]),
+        // One palette per creator, or the join would duplicate its fact row (a shard written
+        // twice): the newest as_of, then the greater JSON text, so the choice is stable.
+        Some(p) => p
+            .lazy()
+            .select([
+                col("user_id"),
+                col("palette_json").alias("colors"),
+                col("as_of").alias("palette_date"),
+            ])
+            .sort(
+                ["user_id", "palette_date", "colors"],
+                SortMultipleOptions::default().with_order_descending_multi([false, true, true]),
+            )
+            .unique_stable_generic(Some(vec![col("user_id")]), UniqueKeepStrategy::First),
         None => no_palettes(),
     };
     let latest = col("latest_followers");

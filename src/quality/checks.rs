@@ -2,6 +2,7 @@
 //! absent makes a `skip` (the partition checks report the absence itself).
 
 use super::{Check, Severity};
+use crate::warehouse::RowsAsOf;
 use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -365,22 +366,37 @@ pub fn reject_ratio(
     ))
 }
 
-/// The warehouse holds as many rows for D as the mart.
+/// The warehouse holds the mart's rows for D: exactly as many rows with as_of = D, or,
+/// after a backfill (rows with a later as_of exist, which an older date never
+/// overwrites), at least as many rows dated D or later as the mart has.
 pub fn warehouse_rows_match(
     name: &str,
     mart_rows: Option<usize>,
-    warehouse_rows: i64,
+    warehouse: RowsAsOf,
     target: &str,
 ) -> Check {
-    match mart_rows {
-        None => Check::skip(name, Severity::Error, "marts/history absent"),
-        Some(mart) => Check::new(
+    let Some(mart) = mart_rows else {
+        return Check::skip(name, Severity::Error, "marts/history absent");
+    };
+    let mart = mart as i64;
+    let RowsAsOf { on_date, newer } = warehouse;
+    if newer == 0 {
+        return Check::new(
             name,
             Severity::Error,
-            warehouse_rows != mart as i64,
-            format!("{target}: {warehouse_rows} rows with as_of = the date; the mart has {mart}"),
-        ),
+            on_date != mart,
+            format!("{target}: {on_date} rows with as_of = the date; the mart has {mart}"),
+        );
     }
+    Check::new(
+        name,
+        Severity::Error,
+        on_date + newer < mart,
+        format!(
+            "{target}: {on_date} rows with as_of = the date and {newer} newer (a backfill: \
+             newer rows are kept); the mart has {mart}"
+        ),
+    )
 }
 
 fn example(offenders: &[String]) -> String {
@@ -395,4 +411,86 @@ fn first_value(df: &DataFrame, column: &str) -> String {
         .ok()
         .and_then(|c| c.get(0).ok().map(|v| format!(", e.g. {v}")))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(check: &Check) -> bool {
+        check.outcome == super::super::Outcome::Fail
+    }
+
+    #[test]
+    fn media_types_outside_the_five_fail() {
+        let posts = df!("media_type" => ["IMAGE", "REEL", "STORY_VIDEO"]).unwrap();
+        let check = media_types_known("posts.media_type_known", Some(&posts)).unwrap();
+        assert!(failed(&check), "{}", check.detail);
+        assert!(check.detail.contains("REEL"), "{}", check.detail);
+        let posts =
+            df!("media_type" => ["IMAGE", "VIDEO", "CAROUSEL_ALBUM", "STORY_IMAGE", "STORY_VIDEO"])
+                .unwrap();
+        assert!(!failed(&media_types_known("m", Some(&posts)).unwrap()));
+    }
+
+    #[test]
+    fn doc_count_must_be_feed_plus_stories() {
+        let aggregates = df!(
+            "user_id" => ["1", "2"],
+            "doc_count" => [3i64, 5],
+            "feed_count" => [2i64, 2],
+            "story_count" => [1i64, 2]
+        )
+        .unwrap();
+        let check =
+            doc_count_adds_up("post_aggregates.doc_count_adds_up", Some(&aggregates)).unwrap();
+        assert!(failed(&check), "{}", check.detail);
+        assert!(check.detail.starts_with("1 users"), "{}", check.detail);
+    }
+
+    #[test]
+    fn negative_followers_fail() {
+        let stats = df!("followers_count" => [Some(10i64), None, Some(-1)]).unwrap();
+        assert!(failed(
+            &non_negative("s", Some(&stats), "followers_count").unwrap()
+        ));
+        let stats = df!("followers_count" => [Some(10i64), None]).unwrap();
+        assert!(!failed(
+            &non_negative("s", Some(&stats), "followers_count").unwrap()
+        ));
+    }
+
+    #[test]
+    fn stale_stats_fail_and_a_backfill_passes() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let stale = stats_fresh("f", Some(d("2024-05-04")), d("2024-05-06"));
+        assert!(failed(&stale));
+        assert!(stale.detail.contains("2 days before"), "{}", stale.detail);
+        assert!(!failed(&stats_fresh(
+            "f",
+            Some(d("2024-05-09")),
+            d("2024-05-06")
+        )));
+        assert!(failed(&stats_fresh("f", None, d("2024-05-06"))));
+    }
+
+    #[test]
+    fn warehouse_rows_must_match_unless_newer_rows_superseded_them() {
+        let rows = |on_date, newer| RowsAsOf { on_date, newer };
+        let check = |r| warehouse_rows_match("w", Some(8), r, "pg");
+        assert!(!failed(&check(rows(8, 0))));
+        assert!(failed(&check(rows(7, 0))), "a row lost");
+        assert!(failed(&check(rows(9, 0))), "a row too many");
+        // A backfill of an older date: its rows were kept out by newer ones.
+        assert!(!failed(&check(rows(0, 8))));
+        assert!(!failed(&check(rows(2, 7))));
+        assert!(
+            failed(&check(rows(0, 7))),
+            "fewer rows dated D or later than the mart"
+        );
+        assert_eq!(
+            warehouse_rows_match("w", None, rows(0, 0), "pg").outcome,
+            super::super::Outcome::Skip
+        );
+    }
 }

@@ -9,6 +9,24 @@ pub mod redshift_data;
 
 use anyhow::{bail, Result};
 
+/// What quality-check asks the warehouse about one date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowsAsOf {
+    /// Rows whose as_of is the date.
+    pub on_date: i64,
+    /// Rows whose as_of is later (after a backfill of an older date these stay, correctly).
+    pub newer: i64,
+}
+
+/// The query behind `RowsAsOf`, in SQL both PostgreSQL and Redshift run (no FILTER). The
+/// date is a NaiveDate's ISO form, so the literal needs no escaping.
+pub fn rows_as_of_sql(date: chrono::NaiveDate) -> String {
+    format!(
+        "SELECT COALESCE(SUM(CASE WHEN as_of = '{date}' THEN 1 ELSE 0 END), 0)::bigint, \
+         COALESCE(SUM(CASE WHEN as_of > '{date}' THEN 1 ELSE 0 END), 0)::bigint FROM history"
+    )
+}
+
 /// Where `--load-to` points.
 pub enum Target {
     Postgres(String),

@@ -6,7 +6,7 @@
 //! libpq does), or `verify-full` (encrypted, certificate checked against the system's
 //! roots and the host name).
 
-use super::redact;
+use super::{redact, RowsAsOf};
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::NaiveDate;
 use futures::pin_mut;
@@ -48,26 +48,37 @@ pub struct Loaded {
     pub merged: u64,
 }
 
-/// Loads `history` (a marts/history frame) into the database at `url`.
-pub fn load(url: &str, history: &DataFrame) -> Result<Loaded> {
+/// Loads `history` (a marts/history frame) into the database at `url`. Each statement
+/// may run for `timeout` (a lock held on `history` must not hang the task for ever).
+pub fn load(url: &str, history: &DataFrame, timeout: Duration) -> Result<Loaded> {
     let rows = rows(history)?;
     runtime()?.block_on(async {
         let mut client = connect(url).await?;
+        client
+            .batch_execute(&format!(
+                "SET statement_timeout = {}",
+                timeout.as_millis().max(1)
+            ))
+            .await
+            .context("setting statement_timeout")?;
         merge(&mut client, &rows)
             .await
             .with_context(|| format!("loading history into {}", redact(url)))
     })
 }
 
-/// `SELECT count(*) FROM history WHERE as_of = D`, for quality-check.
-pub fn count_as_of(url: &str, date: NaiveDate) -> Result<i64> {
+/// How many `history` rows have as_of = D and how many a later one, for quality-check.
+pub fn rows_as_of(url: &str, date: NaiveDate) -> Result<RowsAsOf> {
     runtime()?.block_on(async {
         let client = connect(url).await?;
         let row = client
-            .query_one("SELECT count(*) FROM history WHERE as_of = $1", &[&date])
+            .query_one(&super::rows_as_of_sql(date), &[])
             .await
             .with_context(|| format!("counting history rows in {}", redact(url)))?;
-        Ok(row.get(0))
+        Ok(RowsAsOf {
+            on_date: row.get(0),
+            newer: row.get(1),
+        })
     })
 }
 

@@ -75,12 +75,12 @@ impl Target {
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = Some(percent_decode(value));
+            let value = percent_decode(value);
             match key {
-                "db_user" => target.db_user = value,
-                "secret_arn" => target.secret_arn = value,
-                "iam_role" => target.iam_role = value.unwrap_or_default(),
-                "region" => target.region = value,
+                "db_user" => target.db_user = Some(value),
+                "secret_arn" => target.secret_arn = Some(value),
+                "iam_role" => target.iam_role = value,
+                "region" => target.region = Some(value),
                 _ => bail!("--load-to {shown}: unknown parameter `{key}`; {usage}"),
             }
         }
@@ -131,7 +131,7 @@ fn percent_decode(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Loads the mart at `mart_s3` (`s3://bucket/…/marts/history/date=D/`) into `history`.
+/// Loads the mart at `mart_s3` (`s3://bucket/…/marts/history/date=D/part-0.parquet`) into `history`.
 /// Returns the number of statements run.
 pub fn load(
     target: &Target,
@@ -221,13 +221,17 @@ fn client(target: &Target, settings: &S3Settings) -> Result<Client> {
     Ok(Client::from_conf(config.build()))
 }
 
-/// `SELECT count(*) FROM history WHERE as_of = D`, for quality-check.
-pub fn count_as_of(target: &Target, settings: &S3Settings, date: chrono::NaiveDate) -> Result<i64> {
+/// How many `history` rows have as_of = D and how many a later one, for quality-check.
+pub fn rows_as_of(
+    target: &Target,
+    settings: &S3Settings,
+    date: chrono::NaiveDate,
+) -> Result<super::RowsAsOf> {
     use aws_sdk_redshiftdata::types::Field;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let sql = format!("SELECT count(*) FROM history WHERE as_of = '{date}'");
+    let sql = super::rows_as_of_sql(date);
     runtime
         .block_on(async {
             let client = client(target, settings)?;
@@ -247,9 +251,12 @@ pub fn count_as_of(target: &Target, settings: &S3Settings, date: chrono::NaiveDa
                 .await
                 .map_err(|e| anyhow!("{}", DisplayErrorContext(&e)))
                 .with_context(|| format!("GetStatementResult {id}"))?;
-            match result.records().first().and_then(|row| row.first()) {
-                Some(Field::LongValue(n)) => Ok(*n),
-                other => bail!("{sql}: expected one integer, got {other:?}"),
+            match result.records().first().map(Vec::as_slice) {
+                Some([Field::LongValue(on_date), Field::LongValue(newer)]) => Ok(super::RowsAsOf {
+                    on_date: *on_date,
+                    newer: *newer,
+                }),
+                other => bail!("{sql}: expected one row of two integers, got {other:?}"),
             }
         })
         .with_context(|| format!("counting history rows in {}", target.describe()))

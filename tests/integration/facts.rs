@@ -333,16 +333,26 @@ pub fn load_facts_needs_the_days_aggregates(lake: &dyn TestLake) {
 
 /// A palette partition (as color-palette will write it, sharded) with one entry per user.
 pub fn palette_frame(users: &[(&str, &str)], as_of_days: i32) -> DataFrame {
+    palette_frame_with(users, as_of_days, 1.0, "#ddc2b2")
+}
+
+/// The same with one entry of `percentage` and `hex` for rgb (221, 194, 178).
+pub fn palette_frame_with(
+    users: &[(&str, &str)],
+    as_of_days: i32,
+    percentage: f64,
+    hex: &str,
+) -> DataFrame {
     let n = users.len();
     let entries: Vec<Series> = users
         .iter()
         .map(|_| {
             let fields = [
-                Series::new("percentage".into(), [1.0f64]),
+                Series::new("percentage".into(), [percentage]),
                 Series::new("red".into(), [221i64]),
                 Series::new("green".into(), [194i64]),
                 Series::new("blue".into(), [178i64]),
-                Series::new("hex".into(), ["#ddc2b2"]),
+                Series::new("hex".into(), [hex]),
             ];
             StructChunked::from_series("item".into(), 1, fields.iter())
                 .unwrap()
@@ -397,7 +407,8 @@ pub fn the_newest_palette_partition_on_or_before_d_gives_colors(lake: &dyn TestL
     write_parquet(
         lake,
         "marts/palettes/date=2024-05-01/part-1-of-2.parquet",
-        palette_frame(&[("1002", RED)], 19844),
+        // 1001 again (a shard written twice): one fact row still, the greater JSON wins.
+        palette_frame(&[("1002", RED), ("1001", "[]")], 19844),
     );
     write_parquet(
         lake,
@@ -407,6 +418,7 @@ pub fn the_newest_palette_partition_on_or_before_d_gives_colors(lake: &dyn TestL
     lake.write("marts/palettes/date=2024-05-01/_SUCCESS", b"");
     chain(lake, DATE);
     let df = parquet(&lake.read(HISTORY).unwrap());
+    assert_eq!(df.height(), 8, "one row per creator");
     assert_eq!(str_at(&df, "id", "1001", "colors").as_deref(), Some(RED));
     assert_eq!(str_at(&df, "id", "1002", "colors").as_deref(), Some(RED));
     assert_eq!(
@@ -495,5 +507,66 @@ pub fn quality_check_passes_then_fails_on_a_broken_table(lake: &dyn TestLake) {
             .contains("newest staged stats date is 2024-05-06, 1 day before 2024-05-07"),
         "{}",
         run.stderr
+    );
+}
+
+/// A palette whose percentages do not sum to 1, and one whose hex is not its rgb.
+pub fn quality_check_catches_a_bad_palette(lake: &dyn TestLake) {
+    staged_lake(lake);
+    chain(lake, DATE);
+    let check = |lake: &dyn TestLake| {
+        let run = lake.igpipe(&["quality-check", "--date", DATE]);
+        let report: serde_json::Value = serde_json::from_slice(
+            &lake
+                .read("marts/quality/date=2024-05-06/report.json")
+                .unwrap(),
+        )
+        .unwrap();
+        let palette = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "palettes.percentages_and_hex")
+            .unwrap()
+            .clone();
+        (run.code, palette)
+    };
+    let key = "marts/palettes/date=2024-05-01/part-0.parquet";
+    write_parquet(lake, key, palette_frame(&[("1001", RED)], 19844));
+    let (code, palette) = check(lake);
+    assert_eq!(
+        (code, &palette["outcome"]),
+        (0, &serde_json::json!("pass")),
+        "{palette}"
+    );
+    // 0.9 + nothing else: 0.1 missing, beyond ± 0.001.
+    write_parquet(
+        lake,
+        key,
+        palette_frame_with(&[("1001", RED)], 19844, 0.9, "#ddc2b2"),
+    );
+    let (code, palette) = check(lake);
+    assert_eq!(code, 3);
+    assert!(
+        palette["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1001 (percentages sum to 0.9000)"),
+        "{palette}"
+    );
+    // rgb (221, 194, 178) is #ddc2b2, not #ddc2b3.
+    write_parquet(
+        lake,
+        key,
+        palette_frame_with(&[("1001", RED)], 19844, 1.0, "#ddc2b3"),
+    );
+    let (code, palette) = check(lake);
+    assert_eq!(code, 3);
+    assert!(
+        palette["detail"]
+            .as_str()
+            .unwrap()
+            .contains("hex \"#ddc2b3\" for #ddc2b2"),
+        "{palette}"
     );
 }

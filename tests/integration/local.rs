@@ -46,6 +46,7 @@ mod facts {
         load_facts_needs_the_days_aggregates,
         the_newest_palette_partition_on_or_before_d_gives_colors,
         quality_check_passes_then_fails_on_a_broken_table,
+        quality_check_catches_a_bad_palette,
     );
 }
 

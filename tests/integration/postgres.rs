@@ -371,6 +371,18 @@ fn quality_check_compares_the_warehouse_with_the_mart() {
         .find(|c| c["name"] == "warehouse.history_rows")
         .unwrap();
     assert_eq!(check["outcome"], "fail", "{check}");
+
+    // A backfill of 2024-05-05 after 2024-05-06: every row stays at 05-06 (newer), and the
+    // check passes, with 0 rows dated 05-05 and 7 newer against the mart's 7.
+    assert_ok(&load(&lake, &db, DAY_BEFORE));
+    let run = lake.igpipe(&["quality-check", "--date", DAY_BEFORE, "--load-to", &db.url]);
+    assert!(
+        run.stderr
+            .contains("0 rows with as_of = the date and 7 newer"),
+        "{}",
+        run.stderr
+    );
+    assert_ok(&run);
 }
 
 #[test]
@@ -386,8 +398,49 @@ fn sslmode_in_the_url_is_honoured() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     let error = run.report["error"].as_str().unwrap();
     assert!(
-        error.contains("connecting to") && error.contains("sslmode=require"),
+        error.contains("connecting to")
+            && error.contains("sslmode=require")
+            && error.contains("TLS"),
         "{error}"
     );
     assert_no_password(&run, &db);
+}
+
+#[test]
+fn a_load_blocked_by_a_lock_gives_up_at_the_load_timeout() {
+    let (lake, db) = (LocalLake::new(), Database::new());
+    staged_lake(&lake);
+    assert_ok(&load(&lake, &db, DAY_BEFORE));
+    let before = db.history();
+    // Another session holds history locked, in a transaction it never ends.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let locker = runtime.block_on(async {
+        let client = connect(&db.url).await;
+        client
+            .batch_execute("BEGIN; LOCK TABLE history IN ACCESS EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        client
+    });
+    assert_ok(&lake.igpipe(&["aggregate-posts", "--date", DATE]));
+    let started = std::time::Instant::now();
+    let run = lake.igpipe(&[
+        "load-facts",
+        "--date",
+        DATE,
+        "--load-to",
+        &db.url,
+        "--load-timeout",
+        "1",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let error = run.report["error"].as_str().unwrap();
+    assert!(error.contains("statement timeout"), "{error}");
+    assert!(started.elapsed().as_secs() < 20, "gave up in time");
+    drop(locker);
+    drop(runtime);
+    assert_eq!(db.history(), before);
 }
