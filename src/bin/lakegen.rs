@@ -107,12 +107,15 @@ fn user_id(u: u64) -> String {
     format!("178414{:011}", u)
 }
 
-fn write_user(args: &Args, u: u64) -> anyhow::Result<u64> {
-    if args.next_day {
-        return write_next_day(args, u);
-    }
-    let mut rng = Rng::new(args.seed, u);
-    let id = user_id(u);
+/// Who creator `u` is: the first draws of its random stream, the same on every run.
+struct Creator {
+    id: String,
+    business: bool,
+    username: String,
+    followers: i64,
+}
+
+fn creator(args: &Args, rng: &mut Rng, u: u64) -> Creator {
     let business = rng.chance(args.business_ratio);
     let username = format!(
         "{}.{}{}",
@@ -120,7 +123,25 @@ fn write_user(args: &Args, u: u64) -> anyhow::Result<u64> {
         rng.pick(WORDS).to_lowercase(),
         u
     );
-    let followers = 500 + rng.below(200_000) as i64;
+    Creator {
+        id: user_id(u),
+        business,
+        username,
+        followers: 500 + rng.below(200_000) as i64,
+    }
+}
+
+fn write_user(args: &Args, u: u64) -> anyhow::Result<u64> {
+    if args.next_day {
+        return write_next_day(args, u);
+    }
+    let mut rng = Rng::new(args.seed, u);
+    let Creator {
+        id,
+        business,
+        username,
+        followers,
+    } = creator(args, &mut rng, u);
     let mut files = 0;
 
     let posts_dir = args.out.join("instagram_graph/posts").join(&id);
@@ -166,16 +187,13 @@ fn write_user(args: &Args, u: u64) -> anyhow::Result<u64> {
 /// creator, and the day's stats.
 fn write_next_day(args: &Args, u: u64) -> anyhow::Result<u64> {
     let mut rng = Rng::new(args.seed, u);
-    let mut bumps = Rng::new(args.seed ^ 0x5EED_DA7, u);
-    let id = user_id(u);
-    let business = rng.chance(args.business_ratio);
-    let username = format!(
-        "{}.{}{}",
-        rng.pick(NAMES),
-        rng.pick(WORDS).to_lowercase(),
-        u
-    );
-    let followers = 500 + rng.below(200_000) as i64;
+    let mut bumps = Rng::new(args.seed ^ 0x05EE_DDA7, u);
+    let Creator {
+        id,
+        business,
+        username,
+        followers,
+    } = creator(args, &mut rng, u);
     let day = args.end + chrono::Duration::days(1);
     let posts_dir = args.out.join("instagram_graph/posts").join(&id);
     let mut files = 0;
@@ -199,7 +217,7 @@ fn write_next_day(args: &Args, u: u64) -> anyhow::Result<u64> {
         let doc = post(args, &mut rng, &post_id, &username, followers, business);
         write_post(&post_id, doc)?;
     }
-    if u % 2 == 0 {
+    if u.is_multiple_of(2) {
         let post_id = format!("179{:08}{:06}", u, args.posts_per_user);
         let mut doc = post(args, &mut rng, &post_id, &username, followers, business);
         doc["timestamp"] = json!(format!("{day}T12:00:00+0000"));
