@@ -60,7 +60,18 @@ impl Target {
 
 /// The URL with its password and any secret-looking query values replaced by `***`.
 pub fn redact(url: &str) -> String {
-    let (head, query) = url.split_once('?').unwrap_or((url, ""));
+    // The query starts at the first `?` after the user info, so a password holding a `?`
+    // (which should be percent-encoded, but may not be) is still redacted whole.
+    let userinfo_end = url
+        .find("://")
+        .and_then(|s| url[s..].find('@').map(|at| s + at));
+    let query_start = url[userinfo_end.unwrap_or(0)..]
+        .find('?')
+        .map(|q| q + userinfo_end.unwrap_or(0));
+    let (head, query) = match query_start {
+        Some(q) => (&url[..q], &url[q + 1..]),
+        None => (url, ""),
+    };
     let head = match (head.find("://"), head.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &head[scheme_end + 3..at];
@@ -109,6 +120,11 @@ mod tests {
         assert_eq!(
             redact("postgres://a:b:c@h/d?password=p"),
             "postgres://a:***@h/d?password=***"
+        );
+        // Unescaped `?` and `#` in a password.
+        assert_eq!(
+            redact("postgres://etl:pa?ss#w0rd@db/dw?sslmode=require"),
+            "postgres://etl:***@db/dw?sslmode=require"
         );
     }
 
