@@ -2,7 +2,7 @@
 //! starts (IGPIPE_TEST_PG_URL, IGPIPE_TEST_PG_ADMIN_URL). Each test gets a database of its
 //! own. Expected rows are the hand-computed ones of `facts::history_matches_hand_computed_values`.
 
-use crate::facts::{assert_ok, staged_lake, DATE};
+use crate::facts::{assert_ok, check_named, quality_report, staged_lake, DATE};
 use crate::harness::{LocalLake, Run, TestLake};
 use std::sync::atomic::{AtomicU32, Ordering};
 use tokio_postgres::{Client, NoTls};
@@ -358,18 +358,7 @@ fn quality_check_compares_the_warehouse_with_the_mart() {
     db.execute("DELETE FROM history WHERE id = '7003'");
     let run = check(&lake);
     assert_eq!(run.code, 3, "{}", run.stderr);
-    let report: serde_json::Value = serde_json::from_slice(
-        &lake
-            .read("marts/quality/date=2024-05-06/report.json")
-            .unwrap(),
-    )
-    .unwrap();
-    let check = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "warehouse.history_rows")
-        .unwrap();
+    let check = check_named(&quality_report(&lake), "warehouse.history_rows");
     assert_eq!(check["outcome"], "fail", "{check}");
 
     // A backfill of 2024-05-05 after 2024-05-06: every row stays at 05-06 (newer), and the
