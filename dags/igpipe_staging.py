@@ -24,10 +24,11 @@ IGPIPE = "{{ var.value.get('igpipe_bin', 'igpipe') }}"
 LAKE = "{{ var.value.get('igpipe_lake', 's3://agency-lake/raw') }}"
 
 # task_id -> bash_command. A trailing space keeps Airflow from reading a command that
-# ends in .sh as a template file.
+# ends in .sh as a template file. The run id carries the try number, so a retry's run-log
+# entry (_runs/date=D/<step>-<run_id>.json) and rejects file sit beside the failed try's.
 STEPS = {
-    "stage_stats": "IGPIPE stage-stats --lake LAKE --date {{ ds }} --run-id '{{ run_id }}' --skip-if-missing --log-format json ",
-    "stage_posts": "IGPIPE stage-posts --lake LAKE --date {{ ds }} --run-id '{{ run_id }}' --log-format json ",
+    "stage_stats": "IGPIPE stage-stats --lake LAKE --date {{ ds }} --run-id '{{ run_id }}.try{{ ti.try_number }}' --skip-if-missing --log-format json ",
+    "stage_posts": "IGPIPE stage-posts --lake LAKE --date {{ ds }} --run-id '{{ run_id }}.try{{ ti.try_number }}' --log-format json ",
 }
 
 with DAG(

@@ -130,6 +130,17 @@ Example:
 }
 
 impl Command {
+    /// Every step's --lake, --out, --date and --run-id.
+    fn lake_args_mut(&mut self) -> &mut commands::LakeArgs {
+        match self {
+            Command::StageStats(a) => &mut a.lake,
+            Command::StagePosts(a) => &mut a.lake,
+            Command::AggregatePosts(a) => &mut a.lake,
+            Command::LoadFacts(a) => &mut a.lake,
+            Command::QualityCheck(a) => &mut a.lake,
+        }
+    }
+
     fn step(&self) -> (&'static str, String) {
         match self {
             Command::StageStats(a) => ("stage-stats", a.lake.date.to_string()),
@@ -144,7 +155,7 @@ impl Command {
 }
 
 /// Runs the command, prints the summary line, and returns the process exit code.
-pub fn run(cli: Cli) -> u8 {
+pub fn run(mut cli: Cli) -> u8 {
     let level = match (cli.verbose, cli.quiet) {
         (true, _) => tracing::Level::DEBUG,
         (_, true) => tracing::Level::WARN,
@@ -158,6 +169,10 @@ pub fn run(cli: Cli) -> u8 {
     };
     tracing::debug!(s3 = ?ctx.s3, "Settings.");
     let started = std::time::Instant::now();
+    // One run id for the step, its rejects file and its run-log entry, failed or not.
+    let lake_args = cli.command.lake_args_mut();
+    let run_id = commands::run_id(lake_args.run_id.as_deref());
+    lake_args.run_id = Some(run_id.clone());
     let result = match &cli.command {
         Command::StageStats(args) => commands::stage_stats::run(args, &ctx),
         Command::StagePosts(args) => commands::stage_posts::run(args, &ctx),
@@ -168,12 +183,25 @@ pub fn run(cli: Cli) -> u8 {
     let report = result.unwrap_or_else(|error| {
         tracing::error!("{error:#}");
         let (step, date) = cli.command.step();
-        let mut failed = RunReport::new(step, date, String::new());
+        let mut failed = RunReport::new(step, date, run_id);
         failed.status = Status::Failed;
         failed.error = Some(format!("{error:#}"));
         failed.seconds = started.elapsed().as_secs_f64();
         failed
     });
+    log_run(cli.command.lake_args_mut(), &ctx, &report);
     report.print();
     report.status.exit_code()
+}
+
+/// Keeps the summary in the run log. A log that cannot be written (the output root is the
+/// very thing that failed, say) is a warning: the step's own outcome stands.
+fn log_run(lake: &commands::LakeArgs, ctx: &Context, report: &RunReport) {
+    let written = lake
+        .open_output(ctx)
+        .and_then(|out| crate::run_log::write(&out, report).map(|key| out.describe(&key)));
+    match written {
+        Ok(object) => tracing::debug!(%object, "Logged the run."),
+        Err(error) => tracing::warn!("Could not write the run log: {error:#}"),
+    }
 }

@@ -12,6 +12,7 @@ pub mod lake;
 pub mod normalize;
 pub mod quality;
 pub mod report;
+pub mod run_log;
 pub mod settings;
 pub mod staging;
 pub mod tables;

@@ -29,8 +29,9 @@ pub struct LakeArgs {
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
     pub date: NaiveDate,
 
-    /// Names this run in the rejects log (staging/rejects/date=D/<step>-<run>.parquet).
-    /// Default: the UTC start time and process id. Airflow: --run-id '{{ run_id }}'.
+    /// Names this run in the run log (_runs/date=D/<step>-<run>.json) and the rejects log
+    /// (staging/rejects/date=D/<step>-<run>.parquet). Default: the UTC start time and
+    /// process id. Airflow: --run-id '{{ run_id }}'.
     #[arg(long, value_name = "ID")]
     pub run_id: Option<String>,
 }

@@ -54,7 +54,10 @@ fn staging_dag_commands_run_on_the_fixtures() {
         let stdout = String::from_utf8(out.stdout).unwrap();
         let summary: serde_json::Value =
             serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-        assert_eq!(summary["run_id"], "scheduled__2024-05-06T00_00_00_00_00");
+        assert_eq!(
+            summary["run_id"],
+            "scheduled__2024-05-06T00_00_00_00_00.try1"
+        );
         assert!(
             summary["rows_written"].as_u64().unwrap() > 0,
             "{task}: {summary}"
@@ -72,7 +75,8 @@ fn run_rendered(template: &str, lake: &LocalLake, ds: &str, run_id: &str) -> std
         .replace("IGPIPE", env!("CARGO_BIN_EXE_igpipe"))
         .replace("LAKE", &lake.url())
         .replace("{{ ds }}", ds)
-        .replace("{{ run_id }}", run_id);
+        .replace("{{ run_id }}", run_id)
+        .replace("{{ ti.try_number }}", "1");
     std::process::Command::new("bash")
         .args(["-c", &command])
         .output()

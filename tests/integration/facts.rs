@@ -549,3 +549,63 @@ pub fn quality_check_catches_a_bad_palette(lake: &dyn TestLake) {
         }
     }
 }
+
+/// Every run, failed ones too, leaves its summary in `_runs/date=D/<step>-<run_id>.json`.
+pub fn every_run_is_logged_under_runs(lake: &dyn TestLake) {
+    staged_lake(lake);
+    // Without the day's aggregates load-facts fails: logged with its error.
+    let failed = lake.igpipe(&["load-facts", "--date", DATE, "--run-id", "manual__1"]);
+    assert_eq!(failed.code, 1);
+    let ok = lake.igpipe(&[
+        "aggregate-posts",
+        "--date",
+        DATE,
+        "--run-id",
+        "scheduled__2024-05-06T00:00:00+00:00",
+    ]);
+    assert_ok(&ok);
+    let logged = |key: &str| -> serde_json::Value {
+        serde_json::from_slice(&lake.read(key).unwrap_or_else(|| panic!("no {key}"))).unwrap()
+    };
+    let entry = logged("_runs/date=2024-05-06/load-facts-manual__1.json");
+    assert_eq!(entry, failed.report, "the log holds the summary line");
+    assert_eq!(entry["status"], "failed");
+    assert!(entry["error"].as_str().unwrap().contains("post_aggregates"));
+    let entry =
+        logged("_runs/date=2024-05-06/aggregate-posts-scheduled__2024-05-06T00_00_00_00_00.json");
+    assert_eq!(entry, ok.report);
+    // A run without --run-id gets one, the same in its summary and its log entry; the
+    // staging runs of staged_lake are there too.
+    let run = lake.igpipe(&["quality-check", "--date", DATE]);
+    let id = run.report["run_id"].as_str().unwrap();
+    assert!(!id.is_empty());
+    assert_eq!(
+        logged(&format!("_runs/date=2024-05-06/quality-check-{id}.json")),
+        run.report
+    );
+    let steps: Vec<String> = lake
+        .keys("_runs/date=2024-05-06")
+        .iter()
+        .map(|k| {
+            k.rsplit('/')
+                .next()
+                .unwrap()
+                .split('-')
+                .take(2)
+                .collect::<Vec<_>>()
+                .join("-")
+        })
+        .collect();
+    for step in [
+        "stage-stats",
+        "stage-posts",
+        "load-facts",
+        "aggregate-posts",
+        "quality-check",
+    ] {
+        assert!(
+            steps.iter().any(|s| s == step),
+            "{step} not logged: {steps:?}"
+        );
+    }
+}

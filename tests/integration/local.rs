@@ -47,6 +47,7 @@ mod facts {
         the_newest_palette_partition_on_or_before_d_gives_colors,
         quality_check_passes_then_fails_on_a_broken_table,
         quality_check_catches_a_bad_palette,
+        every_run_is_logged_under_runs,
     );
 }
 

@@ -46,6 +46,7 @@ on_servers!(
     load_facts_needs_the_days_aggregates,
     the_newest_palette_partition_on_or_before_d_gives_colors,
     quality_check_passes_then_fails_on_a_broken_table,
+    every_run_is_logged_under_runs,
 );
 
 /// A bucket that does not exist: exit 1, and the message names the URL.

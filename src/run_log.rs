@@ -1,0 +1,39 @@
+//! The run log: every step's summary, also kept in the output root as
+//! `_runs/date=D/<step>-<run_id>.json` (SPEC §2), one small object per run, never rewritten,
+//! so the history of runs can be read without Airflow (by people, and by quality-check or a
+//! report later).
+
+use crate::lake::Lake;
+use crate::report::RunReport;
+use anyhow::Result;
+
+pub const PREFIX: &str = "_runs";
+
+/// `_runs/date=D/<step>-<run_id>.json`.
+pub fn key(report: &RunReport) -> String {
+    format!(
+        "{PREFIX}/date={}/{}-{}.json",
+        report.date, report.step, report.run_id
+    )
+}
+
+/// Puts the summary (the same JSON as the summary line) under `key(report)`.
+pub fn write(out: &Lake, report: &RunReport) -> Result<String> {
+    let key = key(report);
+    out.put(&key, serde_json::to_vec(report)?)?;
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_object_per_step_and_run_under_the_date() {
+        let report = RunReport::new("load-facts", "2024-05-06".into(), "manual_1".into());
+        assert_eq!(
+            key(&report),
+            "_runs/date=2024-05-06/load-facts-manual_1.json"
+        );
+    }
+}
