@@ -198,7 +198,7 @@ pub fn run(mut cli: Cli) -> u8 {
 /// very thing that failed, say) is a warning: the step's own outcome stands.
 fn log_run(lake: &commands::LakeArgs, ctx: &Context, report: &RunReport) {
     let written = lake
-        .open_output(ctx)
+        .open_existing_output(ctx)
         .and_then(|out| crate::run_log::write(&out, report).map(|key| out.describe(&key)));
     match written {
         Ok(object) => tracing::debug!(%object, "Logged the run."),

@@ -44,6 +44,13 @@ impl LakeArgs {
         Lake::open(url, &ctx.s3, true, ctx.local_fast_path)
     }
 
+    /// The output root, only if it exists already: the run log must not create a folder
+    /// that a mistyped --lake or --out names.
+    pub fn open_existing_output(&self, ctx: &Context) -> Result<Lake> {
+        let url = self.out.as_deref().unwrap_or(&self.lake);
+        Lake::open(url, &ctx.s3, false, ctx.local_fast_path)
+    }
+
     /// The output root's URL.
     pub fn output_url(&self) -> &str {
         self.out.as_deref().unwrap_or(&self.lake)

@@ -71,22 +71,18 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn a_missing_lake_is_a_runtime_error_naming_it() {
-    let out = igpipe(&[
-        "stage-posts",
-        "--lake",
-        "/nonexistent/lake",
-        "--date",
-        "2024-05-01",
-    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-lake");
+    let missing = missing.to_str().unwrap();
+    let out = igpipe(&["stage-posts", "--lake", missing, "--date", "2024-05-01"]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
     assert_eq!(report["status"], "failed");
-    assert!(report["error"]
-        .as_str()
-        .unwrap()
-        .contains("/nonexistent/lake"));
+    assert!(report["error"].as_str().unwrap().contains(missing));
     assert_eq!(report["step"], "stage-posts");
+    // Not even the run log may create the mistyped folder.
+    assert!(!std::path::Path::new(missing).exists());
 }
 
 #[test]
