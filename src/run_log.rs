@@ -1,7 +1,7 @@
 //! The run log: every step's summary, also kept in the output root as
-//! `_runs/date=D/<step>-<run_id>.json` (SPEC §2), one small object per run, never rewritten,
-//! so the history of runs can be read without Airflow (by people, and by quality-check or a
-//! report later).
+//! `_runs/date=D/<step>-<run_id>.json` (SPEC §2), one small object per run id (a run id
+//! given twice replaces its entry: the DAG adds the try number), so the history of runs
+//! can be read without Airflow.
 
 use crate::lake::Lake;
 use crate::report::RunReport;

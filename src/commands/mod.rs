@@ -40,15 +40,13 @@ impl LakeArgs {
     /// The output root (`--out`, else `--lake`): where staging/ and marts/ live, which
     /// the steps after staging read and write.
     pub fn open_output(&self, ctx: &Context) -> Result<Lake> {
-        let url = self.out.as_deref().unwrap_or(&self.lake);
-        Lake::open(url, &ctx.s3, true, ctx.local_fast_path)
+        Lake::open(self.output_url(), &ctx.s3, true, ctx.local_fast_path)
     }
 
     /// The output root, only if it exists already: the run log must not create a folder
     /// that a mistyped --lake or --out names.
     pub fn open_existing_output(&self, ctx: &Context) -> Result<Lake> {
-        let url = self.out.as_deref().unwrap_or(&self.lake);
-        Lake::open(url, &ctx.s3, false, ctx.local_fast_path)
+        Lake::open(self.output_url(), &ctx.s3, false, ctx.local_fast_path)
     }
 
     /// The output root's URL.

@@ -24,6 +24,14 @@ pub struct Run {
 }
 
 impl Run {
+    /// The error of a run that must have failed with exit 1 (panics, showing stderr, if not).
+    pub fn error(&self) -> &str {
+        assert_eq!(self.code, 1, "expected exit 1: {}", self.stderr);
+        self.report["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error in the summary: {}", self.report))
+    }
+
     pub fn count(&self, field: &str) -> u64 {
         self.report[field]
             .as_u64()

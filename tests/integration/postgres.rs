@@ -269,8 +269,7 @@ fn a_merge_that_fails_half_way_leaves_history_as_it_was() {
     let before = db.history();
     sabotage_the_merge(&db, "RAISE EXCEPTION 'merge sabotaged at %', NEW.id;");
     let run = load(&lake, &db, DATE);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let error = run.report["error"].as_str().unwrap();
+    let error = run.error();
     assert!(
         error.contains("merge_history.sql") && error.contains("merge sabotaged at 7003"),
         "{error}"
@@ -298,8 +297,7 @@ fn a_connection_dropped_mid_merge_leaves_history_as_it_was() {
         "PERFORM pg_terminate_backend(pg_backend_pid()); PERFORM pg_sleep(5);",
     );
     let run = load(&lake, &db, DATE);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let error = run.report["error"].as_str().unwrap();
+    let error = run.error();
     assert!(
         error.contains("loading history into")
             && (error.contains("terminating connection") || error.contains("connection closed")),
@@ -316,8 +314,7 @@ fn a_wrong_password_fails_naming_the_server_without_the_password() {
     assert_ok(&lake.igpipe(&["aggregate-posts", "--date", DATE]));
     let wrong = db.url.replace(&db.password(), "not-the-password-42");
     let run = lake.igpipe(&["load-facts", "--date", DATE, "--load-to", &wrong]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let error = run.report["error"].as_str().unwrap();
+    let error = run.error();
     assert!(
         error.contains("connecting to postgres://igpipe:***@127.0.0.1"),
         "{error}"
@@ -384,8 +381,7 @@ fn sslmode_in_the_url_is_honoured() {
     assert_ok(&lake.igpipe(&["load-facts", "--date", DATE, "--load-to", &plain]));
     let tls = format!("{}?sslmode=require", db.url);
     let run = lake.igpipe(&["load-facts", "--date", DATE, "--load-to", &tls]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let error = run.report["error"].as_str().unwrap();
+    let error = run.error();
     assert!(
         error.contains("connecting to")
             && error.contains("sslmode=require")
@@ -425,8 +421,7 @@ fn a_load_blocked_by_a_lock_gives_up_at_the_load_timeout() {
         "--load-timeout",
         "1",
     ]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let error = run.report["error"].as_str().unwrap();
+    let error = run.error();
     assert!(error.contains("statement timeout"), "{error}");
     assert!(started.elapsed().as_secs() < 20, "gave up in time");
     drop(locker);
