@@ -1,6 +1,8 @@
 //! The command line: global flags, the subcommands, and dispatch.
 
 use crate::commands::aggregate_posts::AggregateArgs;
+use crate::commands::color_palette::PaletteArgs;
+use crate::commands::fetch_media::FetchArgs;
 use crate::commands::load_facts::LoadArgs;
 use crate::commands::quality_check::QualityArgs;
 use crate::commands::{self, Context, StageArgs};
@@ -85,6 +87,18 @@ Example:
   igpipe stage-posts --lake s3://agency-lake/raw --date 2024-05-01")]
     StagePosts(StageArgs),
 
+    /// Download the images of the last 30 days' staged posts into the image store
+    /// (instagram_graph_image_store/<user>/<post>/), skipping those already there.
+    #[command(after_help = "\
+Reads   staging/posts/post_month=YYYY-MM/ (the window's months); the image store's listing
+Writes  instagram_graph_image_store/<user_id>/<post_id>/original.<ext> (IMAGE, STORY_IMAGE),
+        <child_id>.<ext> (carousel image children), thumbnail.<ext> (VIDEO, STORY_VIDEO);
+        staging/rejects/date=D/fetch-media-<run>.parquet (failed downloads, URL without query)
+
+Example:
+  igpipe fetch-media --lake s3://agency-lake/raw --date 2024-05-06 --concurrency 128")]
+    FetchMedia(FetchArgs),
+
     /// Aggregate each creator's posts over the window ending on --date: post counts,
     /// engagement means, top hashtags → marts/post_aggregates/date=D/.
     #[command(after_help = "\
@@ -95,6 +109,20 @@ Writes  marts/post_aggregates/date=D/part-0.parquet (one row per creator with a 
 Example:
   igpipe aggregate-posts --lake s3://agency-lake/raw --date 2024-05-06")]
     AggregatePosts(AggregateArgs),
+
+    /// The colour palette of each creator's recent images (k-means, 6 colours) →
+    /// marts/palettes/date=D/, which load-facts joins into the fact table's colors.
+    #[command(after_help = "\
+Reads   staging/posts (post ids and timestamps of every month up to --date), each creator's
+        folder of the image store: the images of their 25 newest posts that have any
+Writes  marts/palettes/date=D/part-0.parquet (part-<I>-of-<N>.parquet with --shard I/N),
+        staging/rejects/date=D/color-palette-<run>.parquet (images that did not decode)
+
+Examples:
+  igpipe color-palette --lake s3://agency-lake/raw --date 2024-05-06
+  # One of four workers (the weekly DAG maps this over I = 0..3):
+  igpipe color-palette --lake s3://agency-lake/raw --date 2024-05-06 --shard 1/4")]
+    ColorPalette(PaletteArgs),
 
     /// Build the fact table for --date (30 days of followers, impressions and reach, post
     /// engagement, palette) → marts/history/date=D/, and load it into a warehouse.
@@ -135,8 +163,10 @@ impl Command {
         match self {
             Command::StageStats(a) => &mut a.lake,
             Command::StagePosts(a) => &mut a.lake,
+            Command::FetchMedia(a) => &mut a.lake,
             Command::AggregatePosts(a) => &mut a.lake,
             Command::LoadFacts(a) => &mut a.lake,
+            Command::ColorPalette(a) => &mut a.lake,
             Command::QualityCheck(a) => &mut a.lake,
         }
     }
@@ -148,7 +178,9 @@ impl Command {
             Command::AggregatePosts(a) => {
                 (commands::aggregate_posts::STEP, a.lake.date.to_string())
             }
+            Command::FetchMedia(a) => (commands::fetch_media::STEP, a.lake.date.to_string()),
             Command::LoadFacts(a) => (commands::load_facts::STEP, a.lake.date.to_string()),
+            Command::ColorPalette(a) => (commands::color_palette::STEP, a.lake.date.to_string()),
             Command::QualityCheck(a) => (commands::quality_check::STEP, a.lake.date.to_string()),
         }
     }
@@ -176,7 +208,9 @@ pub fn run(mut cli: Cli) -> u8 {
     let result = match &cli.command {
         Command::StageStats(args) => commands::stage_stats::run(args, &ctx),
         Command::StagePosts(args) => commands::stage_posts::run(args, &ctx),
+        Command::FetchMedia(args) => commands::fetch_media::run(args, &ctx),
         Command::AggregatePosts(args) => commands::aggregate_posts::run(args, &ctx),
+        Command::ColorPalette(args) => commands::color_palette::run(args, &ctx),
         Command::LoadFacts(args) => commands::load_facts::run(args, &ctx),
         Command::QualityCheck(args) => commands::quality_check::run(args, &ctx),
     };

@@ -5,7 +5,9 @@
 //! `part-*.parquet` of a partition, and nothing else (a `_SUCCESS` or an editor's backup
 //! never becomes rows).
 
-use crate::contracts::{from_parquet_bytes, to_parquet_bytes, PART_FILE};
+use crate::contracts::{
+    from_parquet_bytes, from_parquet_bytes_projected, to_parquet_bytes, PART_FILE,
+};
 use crate::lake::Lake;
 use anyhow::{Context, Result};
 use polars::prelude::*;
@@ -50,6 +52,28 @@ pub fn read_partition(lake: &Lake, dir: &str, schema: &Schema) -> Result<Option<
 
 /// Reads and stacks the Parquet objects `keys` (concurrently); `None` for no keys.
 pub fn read_files(lake: &Lake, keys: &[String], schema: &Schema) -> Result<Option<DataFrame>> {
+    read_files_with(lake, keys, |bytes, key| {
+        from_parquet_bytes(bytes, schema, key)
+    })
+}
+
+/// `read_files` of only `columns` (in the schema's order).
+pub fn read_columns(
+    lake: &Lake,
+    keys: &[String],
+    schema: &Schema,
+    columns: &[&str],
+) -> Result<Option<DataFrame>> {
+    read_files_with(lake, keys, |bytes, key| {
+        from_parquet_bytes_projected(bytes, schema, columns, key)
+    })
+}
+
+fn read_files_with(
+    lake: &Lake,
+    keys: &[String],
+    decode: impl Fn(&[u8], &str) -> Result<DataFrame>,
+) -> Result<Option<DataFrame>> {
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     // The bytes are copied out and decoded after the reads: decoding inside the reader's
     // handler would run Polars' thread pool from the reader pool's threads, which may then
@@ -64,7 +88,7 @@ pub fn read_files(lake: &Lake, keys: &[String], schema: &Schema) -> Result<Optio
     let frames = fetched
         .into_iter()
         .zip(keys)
-        .map(|(bytes, key)| from_parquet_bytes(&bytes?, schema, &lake.describe(key)));
+        .map(|(bytes, key)| decode(&bytes?, &lake.describe(key)));
     let mut stacked: Option<DataFrame> = None;
     for frame in frames {
         let frame = frame?;
@@ -84,7 +108,12 @@ pub fn read_files(lake: &Lake, keys: &[String], schema: &Schema) -> Result<Optio
 
 /// Writes `df` as the partition's single file, in one atomic put, and returns its key.
 pub fn write_partition(lake: &Lake, dir: &str, df: &mut DataFrame) -> Result<String> {
-    let key = format!("{dir}/{PART_FILE}");
+    write_part(lake, dir, PART_FILE, df)
+}
+
+/// Writes `df` as the partition's file `file` (a shard's `part-<I>-of-<N>.parquet`).
+pub fn write_part(lake: &Lake, dir: &str, file: &str, df: &mut DataFrame) -> Result<String> {
+    let key = format!("{dir}/{file}");
     let bytes = to_parquet_bytes(df).with_context(|| lake.describe(&key))?;
     lake.put(&key, bytes)?;
     Ok(key)

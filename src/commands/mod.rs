@@ -2,12 +2,15 @@
 //! step's `RunReport`.
 
 pub mod aggregate_posts;
+pub mod color_palette;
+pub mod fetch_media;
 pub mod load_facts;
 pub mod quality_check;
 pub mod stage_posts;
 pub mod stage_stats;
 
 use crate::lake::Lake;
+use crate::media::ImageStore;
 use crate::settings::S3Settings;
 use crate::staging::StageOptions;
 use anyhow::Result;
@@ -52,6 +55,23 @@ impl LakeArgs {
     /// The output root's URL.
     pub fn output_url(&self) -> &str {
         self.out.as_deref().unwrap_or(&self.lake)
+    }
+}
+
+/// Where the image store is (fetch-media writes it, color-palette reads it).
+#[derive(Debug, Clone, Args)]
+pub struct ImageStoreArgs {
+    /// The image store's root. Default: instagram_graph_image_store/ under --lake.
+    #[arg(long, value_name = "URL")]
+    pub image_store: Option<String>,
+}
+
+impl ImageStoreArgs {
+    /// Opens the store; with `create`, a missing local folder is made (fetch-media).
+    pub fn open(&self, lake: &LakeArgs, ctx: &Context, create: bool) -> Result<ImageStore> {
+        let url = self.image_store.as_deref().unwrap_or(&lake.lake);
+        let store = Lake::open(url, &ctx.s3, create, ctx.local_fast_path)?;
+        Ok(ImageStore::new(store, self.image_store.is_some()))
     }
 }
 
@@ -143,7 +163,7 @@ pub fn parse_days(text: &str) -> Result<u32, String> {
     }
 }
 
-fn parse_ratio(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_ratio(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
         _ => Err(format!("expected a ratio between 0 and 1, got {text:?}")),

@@ -84,6 +84,30 @@ pub fn from_parquet_bytes(bytes: &[u8], expected: &Schema, what: &str) -> Result
     Ok(df)
 }
 
+/// Like `from_parquet_bytes`, reading only `columns` (which must be in `expected`, in its
+/// order): a step that needs three columns of a wide table does not decode the rest.
+pub fn from_parquet_bytes_projected(
+    bytes: &[u8],
+    expected: &Schema,
+    columns: &[&str],
+    what: &str,
+) -> Result<DataFrame> {
+    let wanted: Schema = expected
+        .iter()
+        .filter(|(name, _)| columns.contains(&name.as_str()))
+        .map(|(name, dtype)| Field::new(name.clone(), dtype.clone()))
+        .collect();
+    let df = ParquetReader::new(Cursor::new(bytes))
+        .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
+        .finish()
+        .map_err(anyhow::Error::from)
+        .with_context(|| {
+            format!("{what}: not a readable Parquet file with the columns {columns:?}")
+        })?;
+    check_schema(&df, &wanted, what)?;
+    Ok(df)
+}
+
 fn check_schema(df: &DataFrame, expected: &Schema, what: &str) -> Result<()> {
     let found = df.schema();
     if found.len() != expected.len() {

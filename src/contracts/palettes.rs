@@ -38,3 +38,63 @@ pub fn shard_of(file_name: &str) -> Option<(u32, u32)> {
     let (i, n) = middle.split_once("-of-")?;
     Some((i.parse().ok()?, n.parse().ok()?))
 }
+
+/// One creator's palette, as written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaletteRow {
+    pub user_id: String,
+    pub as_of: NaiveDate,
+    pub n_images: u64,
+    pub palette: crate::palette::Palette,
+}
+
+/// The frame for `rows`, in file order (callers sort by user_id).
+pub fn frame(rows: &[PaletteRow]) -> Result<DataFrame> {
+    let n = |f: fn(&PaletteRow) -> i64| rows.iter().map(move |r| Some(f(r)));
+    let jsons: Vec<String> = rows
+        .iter()
+        .map(|r| crate::palette::to_json(&r.palette.entries))
+        .collect();
+    let inertia: Float64Chunked = rows.iter().map(|r| Some(r.palette.inertia)).collect();
+    let columns = vec![
+        str_col("user_id", rows.iter().map(|r| Some(r.user_id.as_str()))),
+        date_col("as_of", rows.iter().map(|r| Some(r.as_of))),
+        i64_col("n_images", n(|r| r.n_images as i64)),
+        i64_col("n_pixels", n(|r| r.palette.n_pixels as i64)),
+        inertia.with_name("inertia".into()).into_column(),
+        entries_col(rows)?,
+        str_col("palette_json", jsons.iter().map(|j| Some(j.as_str()))),
+    ];
+    Ok(DataFrame::new(rows.len(), columns)?)
+}
+
+/// `palette` as list<struct>, built flat: one struct array of every entry plus offsets.
+fn entries_col(rows: &[PaletteRow]) -> Result<Column> {
+    use polars_arrow::array::ListArray;
+    use polars_arrow::offset::OffsetsBuffer;
+    let all = || rows.iter().flat_map(|r| r.palette.entries.iter());
+    let total = all().count();
+    let percentage: Float64Chunked = all().map(|e| Some(e.percentage)).collect();
+    let fields = [
+        percentage.with_name("percentage".into()).into_series(),
+        i64_col("red", all().map(|e| Some(i64::from(e.red)))).take_materialized_series(),
+        i64_col("green", all().map(|e| Some(i64::from(e.green)))).take_materialized_series(),
+        i64_col("blue", all().map(|e| Some(i64::from(e.blue)))).take_materialized_series(),
+        str_col("hex", all().map(|e| Some(e.hex.as_str()))).take_materialized_series(),
+    ];
+    let values = StructChunked::from_series("item".into(), total, fields.iter())?
+        .into_series()
+        .rechunk()
+        .to_arrow(0, CompatLevel::newest());
+    let mut offsets = Vec::with_capacity(rows.len() + 1);
+    offsets.push(0i64);
+    for r in rows {
+        offsets.push(offsets.last().copied().unwrap_or(0) + r.palette.entries.len() as i64);
+    }
+    let dtype = ListArray::<i64>::default_datatype(values.dtype().clone());
+    let list = ListArray::<i64>::try_new(dtype, OffsetsBuffer::try_from(offsets)?, values, None)?;
+    let series = Series::from_arrow("palette".into(), Box::new(list))?;
+    Ok(series
+        .cast(&DataType::List(Box::new(entry_dtype())))?
+        .into_column())
+}

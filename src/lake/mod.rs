@@ -176,6 +176,45 @@ impl Lake {
         Ok(objects)
     }
 
+    /// Lists every object below each of `folders` (e.g. one creator's image folder each),
+    /// many folders at a time; one list per folder, each sorted by key. A folder that does
+    /// not exist is empty.
+    pub fn list_folders(&self, folders: &[String]) -> Result<Vec<Vec<LakeObject>>> {
+        let mut lists = match &self.local_root {
+            Some(root) => local::IO_POOL.install(|| {
+                use rayon::prelude::*;
+                folders
+                    .par_iter()
+                    .map(|folder| {
+                        local::list_tree(root, folder.trim_end_matches('/'))
+                            .with_context(|| format!("listing {}", self.describe(folder)))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })?,
+            None => RUNTIME.block_on(
+                futures::stream::iter(folders.iter().map(|folder| async move {
+                    let path = self.store_path(folder.trim_end_matches('/'));
+                    let metas: Vec<ObjectMeta> =
+                        match self.store.list(Some(&path)).try_collect().await {
+                            Ok(metas) => metas,
+                            Err(object_store::Error::NotFound { .. }) => Vec::new(),
+                            Err(e) => {
+                                return Err(anyhow!(e))
+                                    .with_context(|| format!("listing {}", self.describe(folder)))
+                            }
+                        };
+                    Ok(metas.iter().map(|m| self.lake_object(m)).collect())
+                }))
+                .buffered(S3_CONCURRENCY)
+                .try_collect::<Vec<Vec<LakeObject>>>(),
+            )?,
+        };
+        for list in &mut lists {
+            list.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        }
+        Ok(lists)
+    }
+
     fn lake_object(&self, meta: &ObjectMeta) -> LakeObject {
         LakeObject {
             key: self.to_key(meta.location.as_ref()).to_string(),
@@ -285,6 +324,16 @@ impl Lake {
         let path = self.store_path(key);
         RUNTIME
             .block_on(self.store.put(&path, PutPayload::from(bytes)))
+            .map(|_| ())
+            .with_context(|| format!("writing {}", self.describe(key)))
+    }
+
+    /// `put` for callers that are already async (fetch-media's downloads, on their own
+    /// runtime): object_store's futures run on any tokio runtime.
+    pub async fn put_async(&self, key: &str, bytes: Bytes) -> Result<()> {
+        self.store
+            .put(&self.store_path(key), PutPayload::from(bytes))
+            .await
             .map(|_| ())
             .with_context(|| format!("writing {}", self.describe(key)))
     }

@@ -10,10 +10,12 @@
 //! cargo run --release --bin lakegen -- --out /tmp/lake --users 50000 --days 35
 //! ```
 
+mod images;
+
 use clap::Parser;
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(about = "Write a synthetic, deterministic Instagram Graph API lake.")]
@@ -39,9 +41,20 @@ struct Args {
     /// Share of post files written broken (truncated, wrong types, unknown media type).
     #[arg(long, default_value_t = 0.0)]
     bad_ratio: f64,
-    /// Also write small images under instagram_graph_image_store/<user>/<post>/.
+    /// Also write images under instagram_graph_image_store/<user>/<post>/ (original,
+    /// carousel children, video thumbnails), drawn from a pool of photo-like images whose
+    /// dominant colours are recorded in lakegen/images.jsonl.
     #[arg(long, conflicts_with = "next_day")]
     images: bool,
+    /// Side of the images in pixels.
+    #[arg(long, default_value_t = 320, value_parser = clap::value_parser!(u32).range(16..=4096))]
+    image_size: u32,
+    /// Encodings in the pool.
+    #[arg(long, value_enum, default_value = "mixed")]
+    image_formats: images::Formats,
+    /// Distinct images rendered (then hard-linked into the post folders).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    image_pool: u32,
     /// Write only what the API client writes on the day after --end, over a lake this
     /// command wrote with the same arguments: every creator's stats for that day, its
     /// --posts-per-user posts rewritten with changed counts, and one new post (dated that
@@ -53,20 +66,20 @@ struct Args {
 }
 
 /// SplitMix64: tiny, fast and good enough for test data; no dependency to keep in step.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64, stream: u64) -> Rng {
+    pub(crate) fn new(seed: u64, stream: u64) -> Rng {
         Rng(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
     fn chance(&mut self, p: f64) -> bool {
@@ -90,9 +103,20 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     std::fs::create_dir_all(&args.out)?;
     let started = std::time::Instant::now();
+    let pool = if args.images {
+        images::write_pool(
+            &args.out,
+            args.seed,
+            args.image_pool,
+            args.image_size,
+            args.image_formats,
+        )?
+    } else {
+        Vec::new()
+    };
     let written: u64 = (0..args.users)
         .into_par_iter()
-        .map(|u| write_user(&args, u))
+        .map(|u| write_user(&args, u, &pool))
         .sum::<anyhow::Result<u64>>()?;
     eprintln!(
         "lakegen: wrote {written} files for {} creators into {} in {:.1}s",
@@ -131,7 +155,7 @@ fn creator(args: &Args, rng: &mut Rng, u: u64) -> Creator {
     }
 }
 
-fn write_user(args: &Args, u: u64) -> anyhow::Result<u64> {
+fn write_user(args: &Args, u: u64, pool: &[images::PoolImage]) -> anyhow::Result<u64> {
     if args.next_day {
         return write_next_day(args, u);
     }
@@ -143,22 +167,42 @@ fn write_user(args: &Args, u: u64) -> anyhow::Result<u64> {
         followers,
     } = creator(args, &mut rng, u);
     let mut files = 0;
+    // Its own stream: --images must not change the posts and stats.
+    let mut image_rng = Rng::new(args.seed ^ 0x1A6E_5000, u);
 
     let posts_dir = args.out.join("instagram_graph/posts").join(&id);
     std::fs::create_dir_all(&posts_dir)?;
     for p in 0..args.posts_per_user {
         let post_id = format!("179{:08}{:06}", u, p);
-        let bytes = if rng.chance(args.bad_ratio) {
-            bad_post(&mut rng, &post_id)
+        let (bytes, stems) = if rng.chance(args.bad_ratio) {
+            (bad_post(&mut rng, &post_id), Vec::new())
         } else {
-            serde_json::to_vec_pretty(&post(
-                args, &mut rng, &post_id, &username, followers, business,
-            ))?
+            let doc = post(args, &mut rng, &post_id, &username, followers, business);
+            (serde_json::to_vec_pretty(&doc)?, images::image_stems(&doc))
         };
         std::fs::write(posts_dir.join(format!("{post_id}.json")), bytes)?;
         files += 1;
-        if args.images {
-            files += write_images(&args.out, &id, &post_id, &mut rng)?;
+        if !pool.is_empty() {
+            let folder = args
+                .out
+                .join("instagram_graph_image_store")
+                .join(&id)
+                .join(&post_id);
+            for stem in stems {
+                let image = &pool[image_rng.below(pool.len() as u64) as usize];
+                images::place(
+                    image,
+                    &folder.join(format!(
+                        "{stem}.{}",
+                        image
+                            .path
+                            .extension()
+                            .and_then(|e| e.to_str())
+                            .unwrap_or("jpg")
+                    )),
+                )?;
+                files += 1;
+            }
         }
     }
 
@@ -437,35 +481,4 @@ fn stats(rng: &mut Rng, id: &str, username: &str, followers: i64, business: bool
         obj.insert("profile_views".into(), json!(rng.below(500)));
     }
     doc
-}
-
-/// One to three 48×48 images per post, a few colour blocks each; PNG or JPEG.
-fn write_images(root: &Path, user: &str, post_id: &str, rng: &mut Rng) -> anyhow::Result<u64> {
-    let dir = root
-        .join("instagram_graph_image_store")
-        .join(user)
-        .join(post_id);
-    std::fs::create_dir_all(&dir)?;
-    let n = 1 + rng.below(3);
-    for i in 0..n {
-        let colours: Vec<[u8; 3]> = (0..3)
-            .map(|_| {
-                [
-                    rng.below(256) as u8,
-                    rng.below(256) as u8,
-                    rng.below(256) as u8,
-                ]
-            })
-            .collect();
-        let img = image::RgbImage::from_fn(48, 48, |x, y| {
-            image::Rgb(colours[((x / 16 + y / 24) % 3) as usize])
-        });
-        let (name, format) = if rng.chance(0.7) {
-            ("jpg", image::ImageFormat::Jpeg)
-        } else {
-            ("png", image::ImageFormat::Png)
-        };
-        img.save_with_format(dir.join(format!("{i}.{name}")), format)?;
-    }
-    Ok(n)
 }

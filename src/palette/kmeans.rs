@@ -1,0 +1,225 @@
+//! k-means in RGB space: seeded k-means++ initialisation, then Lloyd's iterations until no
+//! point changes cluster (SPEC §2 "marts/palettes").
+//!
+//! Hand-written rather than linfa-clustering: on a creator's sample (25 images × 1,024
+//! pixels) linfa with one run took about 8× as long as this loop, which would have made
+//! clustering, not decoding, the cost of color-palette (`bench/kmeans`, docs/decisions.md).
+//! It also keeps the palette free of ndarray and rand version coupling. Everything is in a
+//! fixed order with a fixed seed, so the same pixels always give the same centres.
+
+/// The result of one clustering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clusters {
+    /// Cluster centres, in RGB units (0–255), unrounded.
+    pub centres: Vec<[f64; 3]>,
+    /// Pixels in each cluster, aligned with `centres`.
+    pub sizes: Vec<u64>,
+    /// Sum of squared distances from each pixel to its centre.
+    pub inertia: f64,
+}
+
+/// Lloyd stops after this many iterations even if points still move: by then the moves
+/// change centres by far less than the one RGB unit the palette rounds to.
+const MAX_ITERATIONS: usize = 100;
+
+/// Clusters `pixels` into at most `k` groups. Fewer distinct colours than `k` give fewer
+/// clusters (k-means++ stops when every pixel already sits on a centre).
+pub fn cluster(pixels: &[[u8; 3]], k: usize, seed: u64) -> Clusters {
+    if pixels.is_empty() || k == 0 {
+        return Clusters {
+            centres: Vec::new(),
+            sizes: Vec::new(),
+            inertia: 0.0,
+        };
+    }
+    let points: Vec<[f32; 3]> = pixels.iter().map(|p| p.map(f32::from)).collect();
+    let mut centres = kmeans_plus_plus(&points, k, seed);
+    let mut assigned = vec![usize::MAX; points.len()];
+    for _ in 0..MAX_ITERATIONS {
+        let moved = assign(&points, &centres, &mut assigned);
+        centres = means(&points, &assigned, &centres);
+        if moved == 0 {
+            break;
+        }
+    }
+    // One last assignment against the final centres, so sizes and inertia describe them.
+    assign(&points, &centres, &mut assigned);
+    let mut sizes = vec![0u64; centres.len()];
+    let mut inertia = 0.0f64;
+    for (point, &c) in points.iter().zip(&assigned) {
+        sizes[c] += 1;
+        inertia += f64::from(distance2(point, &centres[c]));
+    }
+    Clusters {
+        centres: centres.iter().map(|c| c.map(f64::from)).collect(),
+        sizes,
+        inertia,
+    }
+}
+
+/// k-means++ (Arthur & Vassilvitskii): the first centre uniformly at random, each next one
+/// with probability proportional to its squared distance from the nearest centre so far.
+fn kmeans_plus_plus(points: &[[f32; 3]], k: usize, seed: u64) -> Vec<[f32; 3]> {
+    let mut rng = SplitMix64(seed);
+    let mut centres = vec![points[rng.below(points.len())]];
+    let mut nearest: Vec<f32> = points.iter().map(|p| distance2(p, &centres[0])).collect();
+    while centres.len() < k {
+        let total: f64 = nearest.iter().map(|&d| f64::from(d)).sum();
+        if total == 0.0 {
+            break; // every pixel is already a centre: fewer distinct colours than k
+        }
+        let mut target = rng.unit() * total;
+        let mut chosen = points.len() - 1;
+        for (i, &d) in nearest.iter().enumerate() {
+            target -= f64::from(d);
+            if target < 0.0 && d > 0.0 {
+                chosen = i;
+                break;
+            }
+        }
+        let centre = points[chosen];
+        for (d, p) in nearest.iter_mut().zip(points) {
+            *d = d.min(distance2(p, &centre));
+        }
+        centres.push(centre);
+    }
+    centres
+}
+
+/// Puts each point in its nearest centre's cluster (ties: the lower index); returns how
+/// many points changed cluster.
+fn assign(points: &[[f32; 3]], centres: &[[f32; 3]], assigned: &mut [usize]) -> usize {
+    let mut moved = 0;
+    for (point, slot) in points.iter().zip(assigned.iter_mut()) {
+        let mut best = 0;
+        let mut best_d = f32::INFINITY;
+        for (c, centre) in centres.iter().enumerate() {
+            let d = distance2(point, centre);
+            if d < best_d {
+                best = c;
+                best_d = d;
+            }
+        }
+        if *slot != best {
+            *slot = best;
+            moved += 1;
+        }
+    }
+    moved
+}
+
+/// Each cluster's mean; a cluster that lost all its points keeps its centre.
+fn means(points: &[[f32; 3]], assigned: &[usize], centres: &[[f32; 3]]) -> Vec<[f32; 3]> {
+    let mut sums = vec![[0.0f64; 3]; centres.len()];
+    let mut counts = vec![0u64; centres.len()];
+    for (point, &c) in points.iter().zip(assigned) {
+        for axis in 0..3 {
+            sums[c][axis] += f64::from(point[axis]);
+        }
+        counts[c] += 1;
+    }
+    centres
+        .iter()
+        .zip(sums.iter().zip(&counts))
+        .map(|(old, (sum, &n))| {
+            if n == 0 {
+                *old
+            } else {
+                sum.map(|s| (s / n as f64) as f32)
+            }
+        })
+        .collect()
+}
+
+fn distance2(a: &[f32; 3], b: &[f32; 3]) -> f32 {
+    let (dr, dg, db) = (a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+    dr * dr + dg * dg + db * db
+}
+
+/// SplitMix64 (Steele, Lea & Flood): tiny, fast and the same on every platform, which is
+/// all a seeded initialisation needs.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [0, n).
+    fn below(&mut self, n: usize) -> usize {
+        (self.unit() * n as f64) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocks(colours: &[([u8; 3], usize)]) -> Vec<[u8; 3]> {
+        colours
+            .iter()
+            .flat_map(|&(c, n)| std::iter::repeat_n(c, n))
+            .collect()
+    }
+
+    #[test]
+    fn separated_colours_are_found_with_their_sizes() {
+        let pixels = blocks(&[
+            ([250, 10, 10], 600),
+            ([10, 250, 10], 300),
+            ([10, 10, 250], 100),
+        ]);
+        let found = cluster(&pixels, 3, 7);
+        let mut pairs: Vec<([i64; 3], u64)> = found
+            .centres
+            .iter()
+            .map(|c| c.map(|x| x.round() as i64))
+            .zip(found.sizes.iter().copied())
+            .collect();
+        pairs.sort_by(|a, b| b.1.cmp(&a.1));
+        assert_eq!(
+            pairs,
+            [
+                ([250, 10, 10], 600),
+                ([10, 250, 10], 300),
+                ([10, 10, 250], 100)
+            ]
+        );
+        assert_eq!(found.inertia, 0.0);
+    }
+
+    #[test]
+    fn fewer_distinct_colours_than_k_give_fewer_clusters() {
+        let pixels = blocks(&[([0, 0, 0], 50), ([255, 255, 255], 50)]);
+        let found = cluster(&pixels, 6, 1);
+        assert_eq!(found.centres.len(), 2);
+        assert_eq!(found.sizes.iter().sum::<u64>(), 100);
+        assert_eq!(cluster(&blocks(&[([9, 9, 9], 5)]), 6, 1).centres.len(), 1);
+        assert!(cluster(&[], 6, 1).centres.is_empty());
+    }
+
+    #[test]
+    fn the_same_pixels_and_seed_give_the_same_clusters() {
+        // A noisy gradient: many distinct colours, so the seed matters.
+        let pixels: Vec<[u8; 3]> = (0..5000u32)
+            .map(|i| {
+                [
+                    (i % 256) as u8,
+                    ((i * 7) % 256) as u8,
+                    ((i * 13) % 256) as u8,
+                ]
+            })
+            .collect();
+        assert_eq!(cluster(&pixels, 6, 42), cluster(&pixels, 6, 42));
+        assert_eq!(cluster(&pixels, 6, 42).centres.len(), 6);
+    }
+}
