@@ -11,6 +11,8 @@ mod facts;
 mod frames;
 mod harness;
 mod local;
+mod media;
+mod palettes;
 #[cfg(feature = "service-tests")]
 mod postgres;
 #[cfg(feature = "service-tests")]
