@@ -1,10 +1,12 @@
 //! The command line: global flags, the subcommands, and dispatch.
 
 use crate::commands::aggregate_posts::AggregateArgs;
+use crate::commands::chain::{BackfillArgs, DailyArgs};
 use crate::commands::color_palette::PaletteArgs;
 use crate::commands::fetch_media::FetchArgs;
 use crate::commands::load_facts::LoadArgs;
 use crate::commands::quality_check::QualityArgs;
+use crate::commands::report::ReportArgs;
 use crate::commands::{self, Context, StageArgs};
 use crate::report::{RunReport, Status};
 use crate::settings::S3Settings;
@@ -36,9 +38,9 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "igpipe", version, about = ABOUT, after_help = EXAMPLES, max_term_width = 100)]
 pub struct Cli {
-    /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "text")]
-    pub log_format: LogFormat,
+    /// Log format on stderr. Default: text on a terminal, json otherwise (Airflow, cron).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
 
     /// More detail in the logs (debug level).
     #[arg(long, short, global = true)]
@@ -47,6 +49,12 @@ pub struct Cli {
     /// Only warnings and errors in the logs.
     #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Also write the step's figures to this file in Prometheus' text format (for
+    /// node_exporter's textfile collector): status, seconds, files read, rows written,
+    /// rejects by reason, last success time. Several steps may share one file.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub metrics_file: Option<std::path::PathBuf>,
 
     /// Never draw a progress bar (it is drawn only when stderr is a terminal anyway).
     #[arg(long, global = true)]
@@ -155,12 +163,52 @@ Exit codes: 0 every error-level check passed (warnings allowed), 3 one or more f
 Example:
   igpipe quality-check --lake s3://agency-lake/raw --date 2024-05-06")]
     QualityCheck(QualityArgs),
+
+    /// Write marts/quality/date=D/report.html: the date's runs, rejects by reason, the
+    /// quality checks, and the most followed creators with their 30-day followers and
+    /// palette. One self-contained page (no scripts, fonts or CDNs): open it in a browser.
+    #[command(after_help = "\
+Reads   _runs/date=D/ (the run log), staging/rejects/date=D/, marts/quality/date=D/report.json,
+        marts/history/date=D/
+Writes  marts/quality/date=D/report.html
+
+Example:
+  igpipe report --lake s3://agency-lake/raw --date 2024-05-06 --creators 50")]
+    Report(ReportArgs),
+
+    /// The daily chain for --date in one command (for cron and a terminal): stage-stats →
+    /// stage-posts → fetch-media → aggregate-posts → load-facts → quality-check, stopping
+    /// at the first step that does not exit 0, with that step's exit code.
+    #[command(after_help = "\
+Each step runs as its own subcommand would (same defaults, its own entry in the run log
+_runs/date=D/<step>-<run>.json); the summary line lists every step's outcome.
+
+Examples:
+  igpipe daily --lake s3://agency-lake/raw --date 2024-05-06
+  igpipe daily --lake fixtures/lake --out /tmp/out --date 2024-05-06 \\
+    --steps stage-stats,stage-posts,aggregate-posts,color-palette,load-facts,quality-check")]
+    Daily(DailyArgs),
+
+    /// Run steps for every date from --from to --to, oldest first, with a progress bar.
+    /// Resumable: dates whose outputs are complete are skipped (and said so); a failure
+    /// stops the backfill, and a re-run resumes at that date.
+    #[command(after_help = "\
+A date is complete when every step's latest run for it in the run log succeeded and its
+output (post aggregates, palettes, history, the quality report) still exists. Default
+steps: stage-stats, stage-posts, aggregate-posts, load-facts, quality-check (fetch-media
+left out: old posts' CDN links have expired).
+
+Examples:
+  igpipe backfill --lake s3://agency-lake/raw --from 2024-04-01 --to 2024-04-30
+  IGPIPE_LOAD_TO=postgres://etl@db/analytics igpipe backfill --lake s3://agency-lake/raw \\
+    --from 2024-04-01 --to 2024-04-30 --steps aggregate-posts,load-facts")]
+    Backfill(BackfillArgs),
 }
 
 impl Command {
-    /// Every step's --lake, --out, --date and --run-id.
-    fn lake_args_mut(&mut self) -> &mut commands::LakeArgs {
-        match self {
+    /// Every step's --lake, --out, --date and --run-id; None for the chains.
+    fn lake_args_mut(&mut self) -> Option<&mut commands::LakeArgs> {
+        Some(match self {
             Command::StageStats(a) => &mut a.lake,
             Command::StagePosts(a) => &mut a.lake,
             Command::FetchMedia(a) => &mut a.lake,
@@ -168,11 +216,15 @@ impl Command {
             Command::LoadFacts(a) => &mut a.lake,
             Command::ColorPalette(a) => &mut a.lake,
             Command::QualityCheck(a) => &mut a.lake,
-        }
+            Command::Report(a) => &mut a.lake,
+            Command::Daily(_) | Command::Backfill(_) => return None,
+        })
     }
 
     fn step(&self) -> (&'static str, String) {
         match self {
+            Command::Daily(a) => ("daily", a.date.to_string()),
+            Command::Backfill(a) => ("backfill", format!("{}..{}", a.from, a.to)),
             Command::StageStats(a) => ("stage-stats", a.lake.date.to_string()),
             Command::StagePosts(a) => ("stage-posts", a.lake.date.to_string()),
             Command::AggregatePosts(a) => {
@@ -182,6 +234,7 @@ impl Command {
             Command::LoadFacts(a) => (commands::load_facts::STEP, a.lake.date.to_string()),
             Command::ColorPalette(a) => (commands::color_palette::STEP, a.lake.date.to_string()),
             Command::QualityCheck(a) => (commands::quality_check::STEP, a.lake.date.to_string()),
+            Command::Report(a) => (commands::report::STEP, a.lake.date.to_string()),
         }
     }
 }
@@ -193,39 +246,94 @@ pub fn run(mut cli: Cli) -> u8 {
         (_, true) => tracing::Level::WARN,
         _ => tracing::Level::INFO,
     };
-    telemetry::init(cli.log_format, level);
+    let format = cli
+        .log_format
+        .unwrap_or(if telemetry::stderr_is_terminal() {
+            LogFormat::Text
+        } else {
+            LogFormat::Json
+        });
+    telemetry::init(format, level);
     let ctx = Context {
         s3: S3Settings::from_env(),
         progress: !cli.no_progress && telemetry::stderr_is_terminal(),
         local_fast_path: !cli.no_local_fast_path,
+        metrics_file: cli.metrics_file.clone(),
     };
     tracing::debug!(s3 = ?ctx.s3, "Settings.");
+    let report = execute(&mut cli.command, &ctx);
+    report.print();
+    report.status.exit_code()
+}
+
+/// A step's own command line, parsed as `igpipe <step> …` would be (the chains run their
+/// steps through this, so a step behaves the same from a chain and from a terminal).
+#[derive(Debug, Parser)]
+#[command(name = "igpipe")]
+struct StepLine {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Runs one step from its arguments (without the program name) and returns its summary,
+/// logged in the run log like any run.
+pub fn run_step(argv: &[String], ctx: &Context) -> RunReport {
+    let line = std::iter::once("igpipe".to_string()).chain(argv.iter().cloned());
+    match StepLine::try_parse_from(line) {
+        Ok(mut step) => execute(&mut step.command, ctx),
+        Err(error) => {
+            // A chain builds these lines itself: a parse error is igpipe's bug.
+            let mut failed = RunReport::new("unknown", String::new(), commands::run_id(None));
+            failed.status = Status::Failed;
+            failed.error = Some(format!("{}: {error}", argv.join(" ")));
+            failed
+        }
+    }
+}
+
+/// Runs a command and returns its summary; a step's is also kept in the run log.
+fn execute(command: &mut Command, ctx: &Context) -> RunReport {
     let started = std::time::Instant::now();
     // One run id for the step, its rejects file and its run-log entry, failed or not.
-    let lake_args = cli.command.lake_args_mut();
-    let run_id = commands::run_id(lake_args.run_id.as_deref());
-    lake_args.run_id = Some(run_id.clone());
-    let result = match &cli.command {
-        Command::StageStats(args) => commands::stage_stats::run(args, &ctx),
-        Command::StagePosts(args) => commands::stage_posts::run(args, &ctx),
-        Command::FetchMedia(args) => commands::fetch_media::run(args, &ctx),
-        Command::AggregatePosts(args) => commands::aggregate_posts::run(args, &ctx),
-        Command::ColorPalette(args) => commands::color_palette::run(args, &ctx),
-        Command::LoadFacts(args) => commands::load_facts::run(args, &ctx),
-        Command::QualityCheck(args) => commands::quality_check::run(args, &ctx),
+    let run_id = match command.lake_args_mut() {
+        Some(lake_args) => {
+            let id = commands::run_id(lake_args.run_id.as_deref());
+            lake_args.run_id = Some(id.clone());
+            id
+        }
+        None => String::new(),
+    };
+    let result = match &*command {
+        Command::StageStats(args) => commands::stage_stats::run(args, ctx),
+        Command::StagePosts(args) => commands::stage_posts::run(args, ctx),
+        Command::FetchMedia(args) => commands::fetch_media::run(args, ctx),
+        Command::AggregatePosts(args) => commands::aggregate_posts::run(args, ctx),
+        Command::ColorPalette(args) => commands::color_palette::run(args, ctx),
+        Command::LoadFacts(args) => commands::load_facts::run(args, ctx),
+        Command::QualityCheck(args) => commands::quality_check::run(args, ctx),
+        Command::Report(args) => commands::report::run(args, ctx),
+        Command::Daily(args) => commands::chain::daily(args, ctx),
+        Command::Backfill(args) => commands::chain::backfill(args, ctx),
     };
     let report = result.unwrap_or_else(|error| {
         tracing::error!("{error:#}");
-        let (step, date) = cli.command.step();
+        let (step, date) = command.step();
         let mut failed = RunReport::new(step, date, run_id);
         failed.status = Status::Failed;
         failed.error = Some(format!("{error:#}"));
         failed.seconds = started.elapsed().as_secs_f64();
         failed
     });
-    log_run(cli.command.lake_args_mut(), &ctx, &report);
-    report.print();
-    report.status.exit_code()
+    if let Some(lake_args) = command.lake_args_mut() {
+        log_run(lake_args, ctx, &report);
+        if let Some(path) = &ctx.metrics_file {
+            let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+            if let Err(error) = crate::metrics::write(path, &report, now) {
+                tracing::warn!("Could not write the metrics file: {error:#}");
+            }
+        }
+    }
+    report
 }
 
 /// Keeps the summary in the run log. A log that cannot be written (the output root is the

@@ -62,11 +62,50 @@ pub struct RunReport {
     /// quality-check: checks run, failed (error level), warned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checks: Option<CheckSummary>,
+    /// Rejected inputs by kind of reason (numbers masked), for --metrics-file; not in the
+    /// summary line (the rejects log has every reason).
+    #[serde(skip)]
+    pub rejects_by_reason: std::collections::BTreeMap<String, u64>,
+    /// daily and backfill: each step they ran, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepOutcome>,
+    /// backfill: dates skipped because their outputs were complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dates_skipped: Option<u64>,
     /// Warnings a reader of the summary should see (e.g. missing palette shards).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One step of a chain (daily, backfill), from its own summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepOutcome {
+    pub step: &'static str,
+    pub date: String,
+    pub status: Status,
+    pub files_read: u64,
+    pub rows_written: u64,
+    pub rejected: u64,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl StepOutcome {
+    pub fn of(report: &RunReport) -> StepOutcome {
+        StepOutcome {
+            step: report.step,
+            date: report.date.clone(),
+            status: report.status,
+            files_read: report.files_read,
+            rows_written: report.rows_written,
+            rejected: report.rejected,
+            seconds: report.seconds,
+            error: report.error.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,8 +148,21 @@ impl RunReport {
             seconds: 0.0,
             load: None,
             checks: None,
+            rejects_by_reason: Default::default(),
+            steps: Vec::new(),
+            dates_skipped: None,
             warnings: Vec::new(),
             error: None,
+        }
+    }
+
+    /// Counts `rows` into `rejects_by_reason`.
+    pub fn count_rejects<'a>(&mut self, reasons: impl Iterator<Item = &'a str>) {
+        for reason in reasons {
+            *self
+                .rejects_by_reason
+                .entry(crate::page::reason_kind(reason))
+                .or_default() += 1;
         }
     }
 

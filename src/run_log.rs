@@ -24,6 +24,29 @@ pub fn write(out: &Lake, report: &RunReport) -> Result<String> {
     Ok(key)
 }
 
+/// The summary of the step's most recent run for `date` (the newest object among
+/// `_runs/date=D/<step>-*.json`), or None if the step has not run for that date.
+pub fn latest(out: &Lake, date: &str, step: &str) -> Result<Option<serde_json::Value>> {
+    let (objects, _) = out.list_dir(&format!("{PREFIX}/date={date}"))?;
+    let head = format!("{step}-");
+    let newest = objects
+        .into_iter()
+        .filter(|o| {
+            let name = o.key.rsplit('/').next().unwrap_or_default();
+            name.starts_with(&head) && name.ends_with(".json")
+        })
+        .max_by(|a, b| (a.last_modified_us, &a.key).cmp(&(b.last_modified_us, &b.key)));
+    let Some(newest) = newest else {
+        return Ok(None);
+    };
+    let Some(bytes) = out.get_opt(&newest.key)? else {
+        return Ok(None);
+    };
+    let summary = serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: not a run summary ({e})", out.describe(&newest.key)))?;
+    Ok(Some(summary))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

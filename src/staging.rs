@@ -326,6 +326,7 @@ pub fn run<S: Source>(input: &Lake, output: &Lake, opts: &StageOptions) -> Resul
                 "More rejected files; all are in the rejects log."
             );
         }
+        report.count_rejects(read.rejects.iter().map(|r| r.reason.as_str()));
         let key = rejects::object_key(&opts.date.to_string(), S::STEP, &opts.run_id);
         let mut df = rejects::frame(S::STEP, &read.rejects)?;
         output.put(&key, to_parquet_bytes(&mut df)?)?;

@@ -36,14 +36,33 @@ pub struct Progress(Option<ProgressBar>);
 impl Progress {
     /// Shown only when `enabled` and the work is long enough to be worth a bar.
     pub fn new(enabled: bool, total: u64, what: &'static str) -> Progress {
-        if !enabled || total < 1_000 {
+        if total < 1_000 {
+            return Progress(None);
+        }
+        Progress::bar(
+            enabled,
+            total,
+            what,
+            "{msg} {bar:40} {pos}/{len} ({per_sec}, eta {eta})",
+        )
+    }
+
+    /// Shown whenever `enabled`, however few the items (dates of a backfill).
+    pub fn for_items(enabled: bool, total: u64, what: &'static str) -> Progress {
+        Progress::bar(
+            enabled,
+            total,
+            what,
+            "{msg} {bar:40} {pos}/{len} (eta {eta})",
+        )
+    }
+
+    fn bar(enabled: bool, total: u64, what: &'static str, template: &str) -> Progress {
+        if !enabled {
             return Progress(None);
         }
         let bar = ProgressBar::new(total);
-        bar.set_style(
-            ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} ({per_sec}, eta {eta})")
-                .expect("progress template"),
-        );
+        bar.set_style(ProgressStyle::with_template(template).expect("progress template"));
         bar.set_message(what);
         Progress(Some(bar))
     }

@@ -107,6 +107,7 @@ pub fn run(args: &PaletteArgs, ctx: &Context) -> Result<RunReport> {
     report.files_listed = done.images_listed;
     report.files_read = done.images_read;
     report.rejected = done.rejects.len() as u64;
+    report.count_rejects(done.rejects.iter().map(|r| r.reason.as_str()));
     report.rows_written = done.rows.len() as u64;
     report.partitions_written = 1;
     report.seconds = started.elapsed().as_secs_f64();
@@ -267,15 +268,6 @@ fn reject(image: &LakeObject, reason: String) -> rejects::RejectRow {
 mod tests {
     use super::*;
 
-    fn object(key: &str) -> LakeObject {
-        LakeObject {
-            key: key.to_string(),
-            size: 1,
-            last_modified_us: 0,
-            etag: None,
-        }
-    }
-
     #[test]
     fn the_newest_posts_with_images_fill_the_slots() {
         let listing = [
@@ -286,7 +278,7 @@ mod tests {
             "s/7/p5/original.jpg", // not a staged post: never used
             "s/7/p6/original.jpg",
         ]
-        .map(object)
+        .map(LakeObject::named)
         .to_vec();
         let posts = ["p9", "p8", "p7", "p6"].map(String::from);
         let keys = |n| -> Vec<String> {

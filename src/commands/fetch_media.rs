@@ -117,6 +117,7 @@ pub fn run(args: &FetchArgs, ctx: &Context) -> Result<RunReport> {
     failures.extend(fetched.failures);
 
     report.rejected = failures.len() as u64;
+    report.count_rejects(failures.iter().map(|r| r.reason.as_str()));
     if !failures.is_empty() {
         let key = rejects::object_key(&date.to_string(), STEP, &run_id);
         let mut df = rejects::frame(STEP, &failures)?;

@@ -2,10 +2,12 @@
 //! step's `RunReport`.
 
 pub mod aggregate_posts;
+pub mod chain;
 pub mod color_palette;
 pub mod fetch_media;
 pub mod load_facts;
 pub mod quality_check;
+pub mod report;
 pub mod stage_posts;
 pub mod stage_stats;
 
@@ -103,6 +105,8 @@ pub struct Context {
     pub s3: S3Settings,
     pub progress: bool,
     pub local_fast_path: bool,
+    /// --metrics-file: where each step's figures go, if anywhere.
+    pub metrics_file: Option<std::path::PathBuf>,
 }
 
 impl StageArgs {

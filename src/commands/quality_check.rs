@@ -4,12 +4,13 @@
 
 use super::aggregate_posts::window_months;
 use super::load_facts::read_newest_palettes;
-use super::{Context, LakeArgs};
+use super::{color_palette, fetch_media, Context, LakeArgs};
 use crate::contracts::{from_parquet_bytes, history, manifest, post_aggregates, posts, user_stats};
 use crate::lake::Lake;
 use crate::quality::checks::*;
 use crate::quality::{Check, Report, Severity};
 use crate::report::{CheckSummary, RunReport, Status};
+use crate::run_log;
 use crate::tables::{self, partition_dir};
 use crate::warehouse::{self, Target};
 use anyhow::Result;
@@ -56,6 +57,9 @@ struct Tables {
     palettes: Option<DataFrame>,
     posts_manifest: Option<DataFrame>,
     stats_manifest: Option<DataFrame>,
+    /// The latest run-log summaries of the media steps for D.
+    fetch_run: Option<serde_json::Value>,
+    palette_run: Option<serde_json::Value>,
 }
 
 pub fn run(args: &QualityArgs, ctx: &Context) -> Result<RunReport> {
@@ -146,6 +150,8 @@ fn gather(out: &Lake, date: NaiveDate, window_days: u32) -> Result<Tables> {
         palettes: read_newest_palettes(out, date)?.0,
         posts_manifest: read_manifest(out, "staging/_manifest/posts.parquet")?,
         stats_manifest: read_manifest(out, "staging/_manifest/stats.parquet")?,
+        fetch_run: run_log::latest(out, &day, fetch_media::STEP)?,
+        palette_run: run_log::latest(out, &day, color_palette::STEP)?,
     })
 }
 
@@ -222,6 +228,18 @@ fn table_checks(t: &Tables, date: NaiveDate, max_reject_ratio: f64) -> Result<Ve
             date,
             max_reject_ratio,
         )?,
+        run_reject_ratio(
+            "fetch-media.reject_ratio",
+            fetch_media::STEP,
+            t.fetch_run.as_ref(),
+            max_reject_ratio,
+        ),
+        run_reject_ratio(
+            "color-palette.reject_ratio",
+            color_palette::STEP,
+            t.palette_run.as_ref(),
+            max_reject_ratio,
+        ),
     ])
 }
 

@@ -62,6 +62,39 @@ pub(crate) fn utc_us() -> DataType {
     DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
 }
 
+/// A list<struct> column built flat: `fields` hold every row's items one after another
+/// (`total` of them), `lengths` each row's item count (None: a null list). One struct
+/// array plus offsets, rather than a Series per row, which would dominate a large frame.
+pub(crate) fn list_of_structs(
+    name: &str,
+    fields: &[Series],
+    total: usize,
+    lengths: &[Option<usize>],
+    item: DataType,
+) -> Result<Column> {
+    use polars_arrow::array::ListArray;
+    use polars_arrow::offset::OffsetsBuffer;
+    let values = StructChunked::from_series("item".into(), total, fields.iter())?
+        .into_series()
+        .rechunk()
+        .to_arrow(0, CompatLevel::newest());
+    let mut offsets = Vec::with_capacity(lengths.len() + 1);
+    offsets.push(0i64);
+    for len in lengths {
+        offsets.push(offsets.last().copied().unwrap_or(0) + len.unwrap_or(0) as i64);
+    }
+    let validity = lengths.iter().map(Option::is_some).collect();
+    let dtype = ListArray::<i64>::default_datatype(values.dtype().clone());
+    let list = ListArray::<i64>::try_new(
+        dtype,
+        OffsetsBuffer::try_from(offsets)?,
+        values,
+        Some(validity),
+    )?;
+    let series = Series::from_arrow(name.into(), Box::new(list))?;
+    Ok(series.cast(&DataType::List(Box::new(item)))?.into_column())
+}
+
 /// Encodes a frame as zstd Parquet, ready for one atomic put.
 pub fn to_parquet_bytes(df: &mut DataFrame) -> Result<Vec<u8>> {
     let mut buf = Vec::new();

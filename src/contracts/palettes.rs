@@ -70,8 +70,6 @@ pub fn frame(rows: &[PaletteRow]) -> Result<DataFrame> {
 
 /// `palette` as list<struct>, built flat: one struct array of every entry plus offsets.
 fn entries_col(rows: &[PaletteRow]) -> Result<Column> {
-    use polars_arrow::array::ListArray;
-    use polars_arrow::offset::OffsetsBuffer;
     let all = || rows.iter().flat_map(|r| r.palette.entries.iter());
     let total = all().count();
     let percentage: Float64Chunked = all().map(|e| Some(e.percentage)).collect();
@@ -82,19 +80,6 @@ fn entries_col(rows: &[PaletteRow]) -> Result<Column> {
         i64_col("blue", all().map(|e| Some(i64::from(e.blue)))).take_materialized_series(),
         str_col("hex", all().map(|e| Some(e.hex.as_str()))).take_materialized_series(),
     ];
-    let values = StructChunked::from_series("item".into(), total, fields.iter())?
-        .into_series()
-        .rechunk()
-        .to_arrow(0, CompatLevel::newest());
-    let mut offsets = Vec::with_capacity(rows.len() + 1);
-    offsets.push(0i64);
-    for r in rows {
-        offsets.push(offsets.last().copied().unwrap_or(0) + r.palette.entries.len() as i64);
-    }
-    let dtype = ListArray::<i64>::default_datatype(values.dtype().clone());
-    let list = ListArray::<i64>::try_new(dtype, OffsetsBuffer::try_from(offsets)?, values, None)?;
-    let series = Series::from_arrow("palette".into(), Box::new(list))?;
-    Ok(series
-        .cast(&DataType::List(Box::new(entry_dtype())))?
-        .into_column())
+    let lengths: Vec<Option<usize>> = rows.iter().map(|r| Some(r.palette.entries.len())).collect();
+    list_of_structs("palette", &fields, total, &lengths, entry_dtype())
 }

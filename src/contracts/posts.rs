@@ -2,8 +2,6 @@
 
 use super::*;
 use crate::normalize::post::PostRecord;
-use polars_arrow::array::ListArray;
-use polars_arrow::offset::OffsetsBuffer;
 
 pub const TABLE_PREFIX: &str = "staging/posts";
 pub const PARTITION_COLUMN: &str = "post_month";
@@ -100,27 +98,9 @@ fn children_col(rows: &[&PostRecord]) -> Result<Column> {
         str_col("media_type", all().map(|c| c.media_type.as_deref())).take_materialized_series(),
         str_col("media_url", all().map(|c| c.media_url.as_deref())).take_materialized_series(),
     ];
-    let values = StructChunked::from_series("item".into(), total, fields.iter())?
-        .into_series()
-        .rechunk()
-        .to_arrow(0, CompatLevel::newest());
-    let mut offsets = Vec::with_capacity(rows.len() + 1);
-    offsets.push(0i64);
-    let mut validity = Vec::with_capacity(rows.len());
-    for r in rows {
-        let len = r.children.as_ref().map_or(0, Vec::len);
-        offsets.push(offsets.last().copied().unwrap_or(0) + len as i64);
-        validity.push(r.children.is_some());
-    }
-    let dtype = ListArray::<i64>::default_datatype(values.dtype().clone());
-    let list = ListArray::<i64>::try_new(
-        dtype,
-        OffsetsBuffer::try_from(offsets)?,
-        values,
-        Some(validity.into_iter().collect()),
-    )?;
-    let series = Series::from_arrow("children".into(), Box::new(list))?;
-    Ok(series
-        .cast(&DataType::List(Box::new(child_dtype())))?
-        .into_column())
+    let lengths: Vec<Option<usize>> = rows
+        .iter()
+        .map(|r| r.children.as_ref().map(Vec::len))
+        .collect();
+    list_of_structs("children", &fields, total, &lengths, child_dtype())
 }

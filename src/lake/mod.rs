@@ -49,6 +49,19 @@ pub struct LakeObject {
     pub etag: Option<String>,
 }
 
+#[cfg(test)]
+impl LakeObject {
+    /// An object that is only a key, for tests of code that groups listings.
+    pub fn named(key: &str) -> LakeObject {
+        LakeObject {
+            key: key.to_string(),
+            size: 1,
+            last_modified_us: 0,
+            etag: None,
+        }
+    }
+}
+
 /// A lake root: where it is and how to reach it.
 pub struct Lake {
     store: Arc<dyn ObjectStore>,

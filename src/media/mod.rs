@@ -121,15 +121,6 @@ pub fn file_name(key: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn object(key: &str) -> LakeObject {
-        LakeObject {
-            key: key.to_string(),
-            size: 1,
-            last_modified_us: 0,
-            etag: None,
-        }
-    }
-
     #[test]
     fn image_names_are_recognised_in_any_case() {
         for name in ["original.jpg", "1790.JPEG", "thumbnail.Png", "x.webp"] {
@@ -177,7 +168,7 @@ mod tests {
             "s/42/p2/deep/x.jpg",
             "s/42/p3/thumbnail.webp",
         ]
-        .map(object)
+        .map(LakeObject::named)
         .to_vec();
         let posts = files_by_post("s/42", listing);
         let mut keys: Vec<(&str, Vec<&str>)> = posts

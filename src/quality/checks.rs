@@ -366,6 +366,41 @@ pub fn reject_ratio(
     ))
 }
 
+/// From the step's latest run on D in the run log: the share of the inputs it read that it
+/// rejected (fetch-media: downloads that failed; color-palette: images that did not decode).
+pub fn run_reject_ratio(
+    name: &str,
+    step: &str,
+    latest: Option<&serde_json::Value>,
+    max_ratio: f64,
+) -> Check {
+    let Some(run) = latest else {
+        return Check::skip(
+            name,
+            Severity::Warn,
+            &format!("{step} has not run for this date"),
+        );
+    };
+    let count = |field: &str| run[field].as_u64().unwrap_or(0);
+    let (read, rejected) = (count("files_read"), count("rejected"));
+    let ratio = if read == 0 {
+        0.0
+    } else {
+        rejected as f64 / read as f64
+    };
+    Check::new(
+        name,
+        Severity::Warn,
+        ratio > max_ratio,
+        format!(
+            "{rejected} of {read} inputs rejected in run {} ({:.2}%, limit {:.2}%)",
+            run["run_id"].as_str().unwrap_or("?"),
+            ratio * 100.0,
+            max_ratio * 100.0
+        ),
+    )
+}
+
 /// The warehouse holds the mart's rows for D: exactly as many rows with as_of = D, or,
 /// after a backfill (rows with a later as_of exist, which an older date never
 /// overwrites), at least as many rows dated D or later as the mart has.

@@ -23,13 +23,13 @@ fn help_lists_the_built_steps_with_their_defaults() {
         "color-palette",
         "load-facts",
         "quality-check",
+        "report",
+        "daily",
+        "backfill",
     ] {
-        assert!(help.contains(built), "{built} is missing: {help}");
-    }
-    for unbuilt in ["daily", "backfill", "report"] {
         assert!(
-            !help.contains(&format!("\n  {unbuilt} ")),
-            "{unbuilt} is not built yet and must not be offered"
+            help.contains(&format!("\n  {built} ")),
+            "{built} is missing: {help}"
         );
     }
     let sub = String::from_utf8(igpipe(&["stage-posts", "--help"]).stdout).unwrap();

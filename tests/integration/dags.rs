@@ -13,7 +13,7 @@ fn steps(dag: &str) -> Vec<(String, String)> {
         .next()
         .unwrap();
     let mut out = Vec::new();
-    // Lines look like:    "stage_stats": "IGPIPE stage-stats ... ",
+    // Lines look like:    "stage_stats": "<igpipe> stage-stats ... ",
     for line in body.lines().map(str::trim).filter(|l| l.starts_with('"')) {
         let mut quoted = line.split('"').skip(1).step_by(2);
         out.push((
@@ -25,16 +25,20 @@ fn steps(dag: &str) -> Vec<(String, String)> {
 }
 
 #[test]
-fn staging_dag_commands_run_on_the_fixtures() {
-    let dag = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/dags/igpipe_staging.py"
-    ))
-    .unwrap();
+fn daily_dag_commands_run_on_the_fixtures() {
+    let dag = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/dags/igpipe_daily.py"))
+        .unwrap();
     let steps = steps(&dag);
     assert_eq!(
         steps.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
-        ["stage_stats", "stage_posts"]
+        [
+            "stage_stats",
+            "stage_posts",
+            "fetch_media",
+            "aggregate_posts",
+            "load_facts",
+            "quality_check"
+        ]
     );
     let lake = LocalLake::new();
     lake.load_fixture("lake");
@@ -58,10 +62,14 @@ fn staging_dag_commands_run_on_the_fixtures() {
             summary["run_id"],
             "scheduled__2024-05-06T00_00_00_00_00.try1"
         );
-        assert!(
-            summary["rows_written"].as_u64().unwrap() > 0,
-            "{task}: {summary}"
-        );
+        // fetch_media finds the fixtures' images already in the store and the rest of
+        // their CDN unreachable from here: it writes nothing and still succeeds.
+        if *task != "fetch_media" {
+            assert!(
+                summary["rows_written"].as_u64().unwrap() > 0,
+                "{task}: {summary}"
+            );
+        }
     }
     // The next day has no stats: stage_stats is skipped (exit 99), as BashOperator expects.
     let (_, stats) = &steps[0];
@@ -71,12 +79,13 @@ fn staging_dag_commands_run_on_the_fixtures() {
 
 /// Renders a command template as Airflow would for (ds, run_id) and runs it with bash.
 fn run_rendered(template: &str, lake: &LocalLake, ds: &str, run_id: &str) -> std::process::Output {
+    // As dags/igpipe_common.py renders them, with the Variables unset except the lake.
     let command = template
-        .replace("IGPIPE", env!("CARGO_BIN_EXE_igpipe"))
-        .replace("LAKE", &lake.url())
-        .replace("{{ ds }}", ds)
-        .replace("{{ run_id }}", run_id)
-        .replace("{{ ti.try_number }}", "1");
+        .replace("<igpipe>", env!("CARGO_BIN_EXE_igpipe"))
+        .replace("<lake>", &lake.url())
+        .replace("<out>", "")
+        .replace("<run-id>", &format!("'{run_id}.try1'"))
+        .replace("{{ ds }}", ds);
     std::process::Command::new("bash")
         .args(["-c", &command])
         .output()

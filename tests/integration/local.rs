@@ -51,6 +51,18 @@ mod facts {
     );
 }
 
+#[test]
+fn shards_together_equal_the_unsharded_run_and_load_facts_joins_them() {
+    crate::palettes::shards_together_equal_the_unsharded_run_and_load_facts_joins_them(
+        &LocalLake::new(),
+    );
+}
+
+#[test]
+fn fetch_media_downloads_retries_refuses_and_resumes() {
+    crate::media::fetch_media_downloads_retries_refuses_and_resumes(&LocalLake::new());
+}
+
 /// Outputs may go to a different root than the raw lake (--out).
 #[test]
 fn out_can_differ_from_the_lake() {

@@ -5,6 +5,8 @@
 //! server and on s3s-fs, `postgres` loads the fact table into a throw-away PostgreSQL
 //! cluster, and `redshift` loads it through the Redshift Data API test double.
 
+#[cfg(feature = "service-tests")]
+mod airflow;
 mod cli;
 mod dags;
 mod facts;
@@ -17,6 +19,8 @@ mod palettes;
 mod postgres;
 #[cfg(feature = "service-tests")]
 mod redshift;
+#[cfg(feature = "service-tests")]
+mod report;
 #[cfg(feature = "service-tests")]
 mod s3;
 mod scenarios;

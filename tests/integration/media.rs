@@ -4,7 +4,7 @@
 
 use crate::facts::assert_ok;
 use crate::frames::str_at;
-use crate::harness::{LocalLake, TestLake};
+use crate::harness::TestLake;
 use crate::palettes::{bands, encode};
 use image::{DynamicImage, ImageFormat};
 use std::collections::HashMap;
@@ -159,8 +159,7 @@ fn jpeg_of(colour: [u8; 3]) -> Vec<u8> {
     )
 }
 
-#[test]
-fn fetch_media_downloads_retries_refuses_and_resumes() {
+pub fn fetch_media_downloads_retries_refuses_and_resumes(lake: &dyn TestLake) {
     let images: HashMap<String, Vec<u8>> = [
         ("a".to_string(), jpeg_of([200, 30, 30])),
         (
@@ -180,16 +179,15 @@ fn fetch_media_downloads_retries_refuses_and_resumes() {
     ]
     .into();
     let cdn = Cdn::start(images);
-    let lake = LocalLake::new();
     let u = |p: &str| cdn.url(p);
     post(
-        &lake,
+        lake,
         "1",
         "11",
         &format!(r#""media_type": "IMAGE", "media_url": "{}""#, u("/img/a")),
     );
     post(
-        &lake,
+        lake,
         "1",
         "12",
         &format!(
@@ -200,7 +198,7 @@ fn fetch_media_downloads_retries_refuses_and_resumes() {
         ),
     );
     post(
-        &lake,
+        lake,
         "1",
         "13",
         &format!(
@@ -210,7 +208,7 @@ fn fetch_media_downloads_retries_refuses_and_resumes() {
         ),
     );
     post(
-        &lake,
+        lake,
         "2",
         "21",
         &format!(
@@ -219,7 +217,7 @@ fn fetch_media_downloads_retries_refuses_and_resumes() {
         ),
     );
     post(
-        &lake,
+        lake,
         "2",
         "22",
         &format!(
@@ -235,14 +233,14 @@ fn fetch_media_downloads_retries_refuses_and_resumes() {
         ("35", "/huge.jpg"),
     ] {
         post(
-            &lake,
+            lake,
             "3",
             id,
             &format!(r#""media_type": "IMAGE", "media_url": "{}""#, u(path)),
         );
     }
     post(
-        &lake,
+        lake,
         "3",
         "36",
         r#""media_type": "IMAGE", "media_url": "file:///etc/passwd""#,

@@ -338,9 +338,7 @@ fn the_newest_posts_with_images_are_used_and_empty_folders_skipped() {
     assert_eq!(two[0]["percentage"], 0.5);
 }
 
-#[test]
-fn shards_together_equal_the_unsharded_run_and_load_facts_joins_them() {
-    let lake = LocalLake::new();
+pub fn shards_together_equal_the_unsharded_run_and_load_facts_joins_them(lake: &dyn TestLake) {
     lake.load_fixture("lake");
     assert_ok(&lake.igpipe(&["stage-posts", "--date", DATE]));
     assert_ok(&lake.igpipe(&["stage-stats", "--date", DATE]));
@@ -359,18 +357,18 @@ fn shards_together_equal_the_unsharded_run_and_load_facts_joins_them() {
             &jpeg(img),
         );
     }
-    assert_ok(&run_palette(&lake, &[]));
-    let whole = palettes(&lake);
+    assert_ok(&run_palette(lake, &[]));
+    let whole = palettes(lake);
     assert!(
         whole.len() >= 3,
         "the fixtures have several creators: {whole:?}"
     );
     lake.remove("marts/palettes/date=2024-05-06/part-0.parquet");
     for shard in ["0/3", "1/3", "2/3"] {
-        assert_ok(&run_palette(&lake, &["--shard", shard]));
+        assert_ok(&run_palette(lake, &["--shard", shard]));
     }
     assert_eq!(lake.keys("marts/palettes").len(), 3);
-    assert_eq!(palettes(&lake), whole);
+    assert_eq!(palettes(lake), whole);
 
     // load-facts joins the shards; without one, it says which is missing.
     assert_ok(&lake.igpipe(&["aggregate-posts", "--date", DATE]));

@@ -49,6 +49,10 @@ on_servers!(
     every_run_is_logged_under_runs,
 );
 
+// The media steps with the image store, staging and marts on S3.
+on_servers!(palettes: shards_together_equal_the_unsharded_run_and_load_facts_joins_them);
+on_servers!(media: fetch_media_downloads_retries_refuses_and_resumes);
+
 /// A bucket that does not exist: exit 1, and the message names the URL.
 #[test]
 fn missing_bucket_fails_with_the_url() {

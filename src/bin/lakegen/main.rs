@@ -61,6 +61,10 @@ struct Args {
     /// day) for every other creator.
     #[arg(long)]
     next_day: bool,
+    /// Where the posts' media_url and thumbnail_url point (benchmarks of fetch-media put
+    /// a loopback server here).
+    #[arg(long, default_value = "https://scontent.example")]
+    media_base_url: String,
     #[arg(long, default_value_t = 42)]
     seed: u64,
 }
@@ -346,7 +350,8 @@ fn post(
         85..=94 => "STORY_IMAGE",
         _ => "STORY_VIDEO",
     };
-    let url = |suffix: &str| format!("https://scontent.example/v/{post_id}{suffix}");
+    let base = args.media_base_url.trim_end_matches('/');
+    let url = |suffix: &str| format!("{base}/v/{post_id}{suffix}?_nc_sig=lakegen&oe=66");
     let mut doc = Map::new();
     doc.insert("id".into(), json!(post_id));
     doc.insert("timestamp".into(), json!(timestamp));
