@@ -206,6 +206,12 @@ Examples:
 }
 
 impl Command {
+    /// Whether the step spends its time decoding images rather than in Polars (main.rs
+    /// tunes the allocator for the Polars steps only).
+    pub fn decodes_images(&self) -> bool {
+        matches!(self, Command::ColorPalette(_) | Command::FetchMedia(_))
+    }
+
     /// Every step's --lake, --out, --date and --run-id; None for the chains.
     fn lake_args_mut(&mut self) -> Option<&mut commands::LakeArgs> {
         Some(match self {

@@ -193,12 +193,21 @@ fn palettes_of_chunk(
         .collect();
     let keys: Vec<&str> = picks.iter().flatten().map(|o| o.key.as_str()).collect();
     outcome.images_read = keys.len() as u64;
-    let samples = store.lake.read_each(&keys, |_, read| {
-        read.map(|bytes| match bytes {
-            Some(bytes) => decode::sample(bytes).map_err(|e| e.to_string()),
-            None => Err("vanished between listing and reading".to_string()),
+    // Read on the I/O threads, decode on the compute threads (one per core): sixteen
+    // decoders at once on two cores evict each other's multi-megabyte buffers from the
+    // caches (measured: a third more CPU per image).
+    let bodies = store
+        .lake
+        .read_each(&keys, |_, read| read.map(|bytes| bytes.map(<[u8]>::to_vec)));
+    let samples: Vec<Result<Result<Vec<[u8; 3]>, String>>> = bodies
+        .into_par_iter()
+        .map(|body| {
+            body.map(|bytes| match bytes {
+                Some(bytes) => decode::sample(&bytes).map_err(|e| e.to_string()),
+                None => Err("vanished between listing and reading".to_string()),
+            })
         })
-    });
+        .collect();
     let mut samples = samples.into_iter();
     let mut pooled: Vec<(&str, u64, Vec<[u8; 3]>)> = Vec::new();
     for ((user, _), images) in chunk.iter().zip(&picks) {

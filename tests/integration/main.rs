@@ -7,6 +7,7 @@
 
 #[cfg(feature = "service-tests")]
 mod airflow;
+mod chain;
 mod cli;
 mod dags;
 mod facts;

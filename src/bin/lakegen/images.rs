@@ -76,6 +76,44 @@ impl Kind {
     }
 }
 
+/// The texture's amplitude (± RGB units) and grain (pixels between its random values,
+/// interpolated between them): with JPEG quality 88 and 4:2:0, a 1080 px image is about
+/// 235 KB, the size of the agency's photos. (Decoding cost here follows the bytes: about
+/// 6–7 ms for such an image whatever the texture, bench/kmeans.)
+const TEXTURE_AMPLITUDE: f64 = 24.0;
+const TEXTURE_GRAIN: u32 = 4;
+
+/// Brightness texture: random values on a coarse grid, bilinearly interpolated.
+struct Texture {
+    side: u32,
+    values: Vec<f64>,
+}
+
+impl Texture {
+    fn new(rng: &mut Rng, size: u32) -> Texture {
+        let side = size / TEXTURE_GRAIN + 2;
+        let values = (0..side * side)
+            .map(|_| (rng.below(2001) as f64 / 1000.0 - 1.0) * TEXTURE_AMPLITUDE)
+            .collect();
+        Texture { side, values }
+    }
+
+    fn at(&self, x: u32, y: u32) -> f64 {
+        let (fx, fy) = (
+            f64::from(x) / f64::from(TEXTURE_GRAIN),
+            f64::from(y) / f64::from(TEXTURE_GRAIN),
+        );
+        let (x0, y0) = (fx as u32, fy as u32);
+        let (tx, ty) = (fx - f64::from(x0), fy - f64::from(y0));
+        let v = |x: u32, y: u32| {
+            self.values[(y.min(self.side - 1) * self.side + x.min(self.side - 1)) as usize]
+        };
+        let top = v(x0, y0) * (1.0 - tx) + v(x0 + 1, y0) * tx;
+        let bottom = v(x0, y0 + 1) * (1.0 - tx) + v(x0 + 1, y0 + 1) * tx;
+        top * (1.0 - ty) + bottom * ty
+    }
+}
+
 /// An image of `size` × `size` with its base colours and their exact area shares.
 pub fn render(rng: &mut Rng, size: u32, colours: usize) -> (RgbImage, Vec<([u8; 3], f64)>) {
     let bases = distinct_colours(rng, colours);
@@ -98,16 +136,16 @@ pub fn render(rng: &mut Rng, size: u32, colours: usize) -> (RgbImage, Vec<([u8; 
         }
         next += count as usize;
     }
-    let mut noise = Rng::new(rng.next(), 7);
+    let texture = Texture::new(&mut Rng::new(rng.next(), 7), size);
     let image = RgbImage::from_fn(size, size, |x, y| {
         let cell = ((y / 4).min(cells - 1) * cells + (x / 4).min(cells - 1)) as usize;
         let base = bases[label[cell] as usize];
-        // ±8 across the image, ±6 per pixel: both average out over a region.
+        // ±8 across the image, and a fine texture in brightness (as in photos: fabric,
+        // skin, foliage; a camera's colour noise is mostly filtered out). Both average out
+        // over a region, so the base colours stay the truth.
         let gradient = (f64::from(x + y) / f64::from(2 * size) - 0.5) * 16.0;
-        image::Rgb(base.map(|c| {
-            let jitter = noise.below(13) as f64 - 6.0;
-            (f64::from(c) + gradient + jitter).round().clamp(0.0, 255.0) as u8
-        }))
+        let shade = gradient + texture.at(x, y);
+        image::Rgb(base.map(|c| (f64::from(c) + shade).round().clamp(0.0, 255.0) as u8))
     });
     // The drawn area is a whole number of cells; a size not divisible by 4 leaves a thin
     // border in the last cells' colours, which moves shares by under 1 %.
@@ -171,7 +209,7 @@ pub fn encode(image: &RgbImage, kind: Kind) -> anyhow::Result<Vec<u8>> {
         image::codecs::jpeg::JpegEncoder::new_with_quality(out, 88).encode_image(image)
     };
     match kind {
-        Kind::Jpeg => jpeg(&DynamicImage::ImageRgb8(image.clone()), &mut out)?,
+        Kind::Jpeg => return photo_jpeg(image),
         Kind::GreyJpeg => jpeg(
             &DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(image.clone()).to_luma8()),
             &mut out,
@@ -200,6 +238,21 @@ pub fn encode(image: &RgbImage, kind: Kind) -> anyhow::Result<Vec<u8>> {
         }
     }
     Ok(out.into_inner())
+}
+
+/// A JPEG as cameras and Instagram write them: quality 88, chroma subsampled 4:2:0
+/// (image's own encoder writes 4:2:2, which costs a decoder a third more).
+fn photo_jpeg(image: &RgbImage) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 88);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
+    encoder.encode(
+        image.as_raw(),
+        image.width() as u16,
+        image.height() as u16,
+        jpeg_encoder::ColorType::Rgb,
+    )?;
+    Ok(out)
 }
 
 /// A CMYK JPEG (as print-oriented tools write them), with C = 255 − R, M = 255 − G,
