@@ -3,9 +3,9 @@
 //! creator's pixels.
 //!
 //! Hand-written rather than linfa-clustering: on creators' samples (25 images × 1,024
-//! pixels) linfa 0.8 with one run took 3.7× as long (2.3× with a loose tolerance) for an
-//! inertia within 2 % of this loop's (`bench/kmeans`, docs/decisions.md), and clustering
-//! would have become a fifth of color-palette's cost instead of a twentieth.
+//! pixels) linfa 0.8 with one run took 20–30× as long for the same inertia within 0.5 %
+//! (`bench/kmeans`, docs/decisions.md), which would have made clustering, not decoding,
+//! a large part of color-palette's cost.
 //! It also keeps the palette free of ndarray and rand version coupling. Everything is in a
 //! fixed order with a fixed seed, so the same pixels always give the same centres.
 
