@@ -291,7 +291,12 @@ pub fn run_step(argv: &[String], ctx: &Context) -> RunReport {
             // A chain builds these lines itself: a parse error is igpipe's bug.
             let mut failed = RunReport::new("unknown", String::new(), commands::run_id(None));
             failed.status = Status::Failed;
-            failed.error = Some(format!("{}: {error}", argv.join(" ")));
+            // Only the step and the kind of error: the arguments may hold a --load-to URL.
+            let step = argv.first().map_or("", String::as_str);
+            failed.error = Some(format!(
+                "the chain built an invalid command line for {step}: {:?}",
+                error.kind()
+            ));
             failed
         }
     }

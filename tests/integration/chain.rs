@@ -200,3 +200,29 @@ fn logs_are_json_when_stderr_is_not_a_terminal() {
         .lines()
         .any(|l| serde_json::from_str::<serde_json::Value>(l).is_err()));
 }
+
+#[test]
+fn a_chain_never_shows_the_warehouse_password() {
+    let lake = LocalLake::new();
+    lake.load_fixture("lake");
+    let url = "postgres://etl:chain-secret-7731@127.0.0.1:1/analytics";
+    let run = lake.igpipe(&[
+        "daily",
+        "--date",
+        DATE,
+        "--steps",
+        "stage-stats,stage-posts,aggregate-posts,load-facts",
+        "--load-to",
+        url,
+    ]);
+    assert_eq!(run.code, 1, "nothing listens on port 1: {}", run.stderr);
+    assert!(run.error().contains("load-facts"), "{}", run.error());
+    for text in [&run.stdout, &run.stderr] {
+        assert!(!text.contains("chain-secret-7731"), "the password leaked: {text}");
+    }
+    let logged = lake.keys("_runs/date=2024-05-06");
+    for key in logged {
+        let entry = String::from_utf8(lake.read(&key).unwrap()).unwrap();
+        assert!(!entry.contains("chain-secret-7731"), "{key}: {entry}");
+    }
+}
