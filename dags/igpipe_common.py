@@ -18,22 +18,28 @@ import logging
 import urllib.request
 from datetime import timedelta
 
+# The date a run processes: the day before the run's logical date. Airflow 3 gives a
+# scheduled run the time it starts as its logical date (CronTriggerTimetable), and at
+# 02:30 on day X the API client has finished day X−1, not X.
+DATE = "{{ macros.ds_add(ds, -1) }}"
 IGPIPE = "{{ var.value.get('igpipe_bin', 'igpipe') }}"
 LAKE = "{{ var.value.get('igpipe_lake', 's3://agency-lake/raw') }}"
 # --out only when the Variable is set; igpipe's default is the lake root.
 OUT = "{% if var.value.get('igpipe_out', '') %}--out {{ var.value.get('igpipe_out') }}{% endif %}"
-# Each try has its own run-log entry and rejects file (_runs/date=D/<step>-<run_id>.json);
-# mapped tasks add their map index so shards never share one.
-RUN_ID = "'{{ run_id }}{% if ti.map_index >= 0 %}.shard{{ ti.map_index }}{% endif %}.try{{ ti.try_number }}'"
+# Each try has its own run-log entry and rejects file (_runs/date=D/<step>-<run_id>.json):
+# the DAG's id (both DAGs run load_facts for the same date), the run, the shard of a
+# mapped task and the try.
+RUN_ID = "'{{ dag.dag_id }}.{{ run_id }}{% if ti.map_index >= 0 %}.shard{{ ti.map_index }}{% endif %}.try{{ ti.try_number }}'"
 
 log = logging.getLogger("igpipe")
 
 
 def render(template: str) -> str:
-    """A STEPS template with its placeholders <igpipe>, <lake>, <out> and <run-id> filled
-    in with the Jinja above (tests render them the same way)."""
+    """A STEPS template with its placeholders <igpipe>, <lake>, <out>, <date> and <run-id>
+    filled in with the Jinja above (tests render them the same way)."""
     return (
         template.replace("<igpipe>", IGPIPE)
+        .replace("<date>", DATE)
         .replace("<lake>", LAKE)
         .replace("<out>", OUT)
         .replace("<run-id>", RUN_ID)
@@ -41,18 +47,16 @@ def render(template: str) -> str:
 
 
 def on_failure(context) -> None:
-    """Says which step failed for which date, with igpipe's summary when there is one, in
-    the task log and, if the Variable igpipe_alert_webhook is set, to that URL (Slack and
-    most chat tools accept {"text": …})."""
+    """Says which step failed for which date and where igpipe's summary of the try is (a
+    failed BashOperator pushes no XCom), in the task log and, if the Variable
+    igpipe_alert_webhook is set, to that URL (Slack and most chat tools accept
+    {"text": …})."""
     ti = context["ti"]
-    summary = None
-    try:
-        summary = ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index)
-    except Exception:  # noqa: BLE001 - the alert must go out even if XCom is unreadable
-        pass
     text = (
-        f"igpipe: {ti.dag_id}.{ti.task_id} failed for {context.get('ds')} "
-        f"(try {ti.try_number}, run {context.get('run_id')}): {summary or context.get('exception')}"
+        f"igpipe: {ti.dag_id}.{ti.task_id} failed (run {context.get('run_id')}, try "
+        f"{ti.try_number}, logical date {context.get('ds')}): {context.get('exception')}. "
+        "igpipe's summary of the try is in the task log's last line and in the run log "
+        "(_runs/date=<date>/<step>-<run id>.json under the output root)."
     )
     log.error(text)
     from airflow.sdk import Variable

@@ -178,7 +178,8 @@ Example:
 
     /// The daily chain for --date in one command (for cron and a terminal): stage-stats →
     /// stage-posts → fetch-media → aggregate-posts → load-facts → quality-check, stopping
-    /// at the first step that does not exit 0, with that step's exit code.
+    /// at the first step that does not exit 0 (fetch-media's failure only is passed over),
+    /// with that step's exit code.
     #[command(after_help = "\
 Each step runs as its own subcommand would (same defaults, its own entry in the run log
 _runs/date=D/<step>-<run>.json); the summary line lists every step's outcome.

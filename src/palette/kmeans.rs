@@ -24,7 +24,7 @@ pub struct Clusters {
 /// change centres by far less than the one RGB unit the palette rounds to.
 const MAX_ITERATIONS: usize = 100;
 
-/// The centres are fitted on at most this many of the pixels (every n-th, in order), then
+/// The centres are fitted on at most this many of the pixels (evenly spaced), then
 /// every pixel is assigned to them once for the sizes and the inertia. 8,192 points place
 /// a centre to well under the one RGB unit the palette rounds to, and clustering then
 /// costs the same for a creator of 25 images as for one of 8, instead of 3× as much.
@@ -41,8 +41,15 @@ pub fn cluster(pixels: &[[u8; 3]], k: usize, seed: u64) -> Clusters {
         };
     }
     let points: Vec<[f32; 3]> = pixels.iter().map(|p| p.map(f32::from)).collect();
-    let stride = points.len().div_ceil(FIT_POINTS);
-    let fit: Vec<[f32; 3]> = points.iter().step_by(stride).copied().collect();
+    // Evenly spaced at a fractional step, so the subsample does not keep to a few columns
+    // of every image's grid (a whole step of 4 over 32-wide rows would).
+    let fit: Vec<[f32; 3]> = if points.len() <= FIT_POINTS {
+        points.clone()
+    } else {
+        (0..FIT_POINTS)
+            .map(|i| points[i * points.len() / FIT_POINTS])
+            .collect()
+    };
     let mut centres = kmeans_plus_plus(&fit, k, seed);
     let mut assigned = vec![usize::MAX; fit.len()];
     for _ in 0..MAX_ITERATIONS {

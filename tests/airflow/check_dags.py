@@ -18,13 +18,27 @@ bag = DagBag(dag_folder=str(DAGS))
 assert bag.import_errors == {}, bag.import_errors
 assert sorted(bag.dag_ids) == ["igpipe_daily", "igpipe_weekly"], bag.dag_ids
 
+# task -> the tasks directly after it
 expected = {
-    "igpipe_daily": ["stage_stats", "stage_posts", "fetch_media", "aggregate_posts", "load_facts", "quality_check"],
-    "igpipe_weekly": ["shard_list", "color_palette", "load_facts", "quality_check"],
+    "igpipe_daily": {
+        "stage_stats": {"stage_posts"},
+        "stage_posts": {"fetch_media", "aggregate_posts"},
+        "fetch_media": set(),
+        "aggregate_posts": {"load_facts"},
+        "load_facts": {"quality_check"},
+        "quality_check": set(),
+    },
+    "igpipe_weekly": {
+        "shard_list": {"color_palette"},
+        "color_palette": {"load_facts"},
+        "load_facts": {"quality_check"},
+        "quality_check": set(),
+    },
 }
-for dag_id, tasks in expected.items():
+for dag_id, edges in expected.items():
     dag = bag.dags[dag_id]
-    assert [t.task_id for t in dag.topological_sort()] == tasks, (dag_id, dag.task_ids)
+    found = {t.task_id: set(t.downstream_task_ids) for t in dag.tasks}
+    assert found == edges, (dag_id, found)
     assert dag.catchup is False and dag.max_active_runs == 1, dag_id
     assert dag.dagrun_timeout and dag.dagrun_timeout <= timedelta(hours=8), dag_id
     for t in dag.tasks:
@@ -41,9 +55,12 @@ daily = bag.dags["igpipe_daily"]
 stats = daily.get_task("stage_stats")
 assert stats.skip_on_exit_code == [99] or stats.skip_on_exit_code == 99, stats.skip_on_exit_code
 assert stats.append_env is True
-assert "--skip-if-missing" in stats.bash_command and "{{ ds }}" in stats.bash_command
+assert "--skip-if-missing" in stats.bash_command
+assert "--date {{ macros.ds_add(ds, -1) }}" in stats.bash_command, stats.bash_command
+assert "{{ dag.dag_id }}" in stats.bash_command, "run ids carry the DAG's id"
 assert stats.do_xcom_push, "the summary line must reach XCom"
 weekly = bag.dags["igpipe_weekly"]
 palette = weekly.get_task("color_palette")
 assert "--shard $PALETTE_SHARD" in palette.partial_kwargs["bash_command"], palette.partial_kwargs
+assert weekly.get_task("load_facts").trigger_rule == "all_done", "a failed shard must not hide the others"
 print(f"DAGs import cleanly: {', '.join(sorted(bag.dag_ids))}")

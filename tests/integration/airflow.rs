@@ -68,7 +68,8 @@ fn airflow_runs_the_daily_and_the_weekly_dag_on_the_fixtures() {
     let daily = airflow(
         home.path(),
         &lake,
-        &["dags", "test", "igpipe_daily", "2024-05-06"],
+        // A run on 2024-05-07 processes the day before, 2024-05-06.
+        &["dags", "test", "igpipe_daily", "2024-05-07"],
     );
     assert_success("airflow dags test igpipe_daily", &daily);
     let runs = lake.keys("_runs/date=2024-05-06");
@@ -82,10 +83,11 @@ fn airflow_runs_the_daily_and_the_weekly_dag_on_the_fixtures() {
     ] {
         let entry = runs
             .iter()
-            .find(|k| k.contains(&format!("/{step}-")) && k.ends_with(".try1.json"))
+            .find(|k| k.contains(&format!("/{step}-igpipe_daily.")) && k.ends_with(".try1.json"))
             .unwrap_or_else(|| {
                 panic!(
-                    "no run-log entry for {step}: {runs:?}\n{}",
+                    "no run-log entry for {step}: {runs:?}\n{}\n{}",
+                    String::from_utf8_lossy(&daily.stdout),
                     String::from_utf8_lossy(&daily.stderr)
                 )
             });
@@ -105,7 +107,7 @@ fn airflow_runs_the_daily_and_the_weekly_dag_on_the_fixtures() {
     let weekly = airflow(
         home.path(),
         &lake,
-        &["dags", "test", "igpipe_weekly", "2024-05-06"],
+        &["dags", "test", "igpipe_weekly", "2024-05-07"],
     );
     assert_success("airflow dags test igpipe_weekly", &weekly);
     assert_eq!(

@@ -218,11 +218,42 @@ fn a_chain_never_shows_the_warehouse_password() {
     assert_eq!(run.code, 1, "nothing listens on port 1: {}", run.stderr);
     assert!(run.error().contains("load-facts"), "{}", run.error());
     for text in [&run.stdout, &run.stderr] {
-        assert!(!text.contains("chain-secret-7731"), "the password leaked: {text}");
+        assert!(
+            !text.contains("chain-secret-7731"),
+            "the password leaked: {text}"
+        );
     }
     let logged = lake.keys("_runs/date=2024-05-06");
     for key in logged {
         let entry = String::from_utf8(lake.read(&key).unwrap()).unwrap();
         assert!(!entry.contains("chain-secret-7731"), "{key}: {entry}");
     }
+}
+
+#[test]
+fn a_failed_fetch_media_does_not_hold_up_the_fact_table() {
+    let lake = LocalLake::new();
+    lake.load_fixture("lake");
+    // The image store is a file, not a folder: fetch-media cannot list it and fails.
+    std::fs::remove_dir_all(lake.path("instagram_graph_image_store")).unwrap();
+    lake.write("instagram_graph_image_store", b"not a folder");
+    let run = lake.igpipe(&["daily", "--date", DATE]);
+    assert_eq!(
+        run.code, 1,
+        "the chain still reports fetch-media's failure: {}",
+        run.stderr
+    );
+    let statuses: Vec<(&str, &str)> = run.report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(statuses[2], ("fetch-media", "failed"));
+    assert_eq!(statuses.len(), 6, "the steps after it ran: {statuses:?}");
+    assert!(
+        statuses[3..].iter().all(|(_, status)| *status == "ok"),
+        "{statuses:?}"
+    );
+    assert_eq!(lake.table("marts/history", "date").height(), 6);
 }

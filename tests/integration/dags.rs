@@ -85,7 +85,7 @@ fn run_rendered(template: &str, lake: &LocalLake, ds: &str, run_id: &str) -> std
         .replace("<lake>", &lake.url())
         .replace("<out>", "")
         .replace("<run-id>", &format!("'{run_id}.try1'"))
-        .replace("{{ ds }}", ds);
+        .replace("<date>", ds);
     std::process::Command::new("bash")
         .args(["-c", &command])
         .output()
