@@ -19,10 +19,11 @@
 //! them: a full load of 1.25M files must stay well under 2 GiB.
 
 use crate::contracts::manifest::{self, ManifestEntry, ManifestRow, Status as EntryStatus};
-use crate::contracts::rejects::{self, RejectRow};
+use crate::contracts::rejects::RejectRow;
 use crate::contracts::{from_parquet_bytes, to_parquet_bytes, PART_FILE};
 use crate::lake::{Lake, LakeObject};
 use crate::report::{RunReport, Status};
+use crate::tables;
 use crate::telemetry::{rss_mib, Progress};
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
@@ -327,9 +328,7 @@ pub fn run<S: Source>(input: &Lake, output: &Lake, opts: &StageOptions) -> Resul
             );
         }
         report.count_rejects(read.rejects.iter().map(|r| r.reason.as_str()));
-        let key = rejects::object_key(&opts.date.to_string(), S::STEP, &opts.run_id);
-        let mut df = rejects::frame(S::STEP, &read.rejects)?;
-        output.put(&key, to_parquet_bytes(&mut df)?)?;
+        let key = tables::write_rejects(output, opts.date, S::STEP, &opts.run_id, &read.rejects)?;
         info!(count = read.rejects.len(), log = %output.describe(&key), "Logged rejected files.");
     }
 

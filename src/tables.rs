@@ -118,3 +118,21 @@ pub fn write_part(lake: &Lake, dir: &str, file: &str, df: &mut DataFrame) -> Res
     lake.put(&key, bytes)?;
     Ok(key)
 }
+
+/// Writes a run's rejects log, `staging/rejects/date=D/<step>-<run_id>.parquet`, in one put
+/// (the steps write it before their outputs, so a run that dies later keeps it), and returns
+/// its key.
+pub fn write_rejects(
+    lake: &Lake,
+    date: chrono::NaiveDate,
+    step: &str,
+    run_id: &str,
+    rows: &[crate::contracts::rejects::RejectRow],
+) -> Result<String> {
+    use crate::contracts::rejects;
+    let key = rejects::object_key(&date.to_string(), step, run_id);
+    let mut df = rejects::frame(step, rows)?;
+    let bytes = to_parquet_bytes(&mut df).with_context(|| lake.describe(&key))?;
+    lake.put(&key, bytes)?;
+    Ok(key)
+}

@@ -87,9 +87,7 @@ pub fn run(args: &PaletteArgs, ctx: &Context) -> Result<RunReport> {
 
     // Rejects first: if the run dies after this, the log still says which images failed.
     if !done.rejects.is_empty() {
-        let key = rejects::object_key(&date.to_string(), STEP, &run_id);
-        let mut df = rejects::frame(STEP, &done.rejects)?;
-        out.put(&key, crate::contracts::to_parquet_bytes(&mut df)?)?;
+        let key = tables::write_rejects(&out, date, STEP, &run_id, &done.rejects)?;
         warn!(images = done.rejects.len(), object = %out.describe(&key), "Images that did not decode were skipped.");
     }
     let mut df = palettes::frame(&done.rows)?;

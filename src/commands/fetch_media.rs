@@ -119,9 +119,7 @@ pub fn run(args: &FetchArgs, ctx: &Context) -> Result<RunReport> {
     report.rejected = failures.len() as u64;
     report.count_rejects(failures.iter().map(|r| r.reason.as_str()));
     if !failures.is_empty() {
-        let key = rejects::object_key(&date.to_string(), STEP, &run_id);
-        let mut df = rejects::frame(STEP, &failures)?;
-        out.put(&key, crate::contracts::to_parquet_bytes(&mut df)?)?;
+        let key = tables::write_rejects(&out, date, STEP, &run_id, &failures)?;
         warn!(failed = failures.len(), object = %out.describe(&key), "Some images could not be fetched; a re-run tries them again.");
     }
     let attempted = report.files_read.max(report.rejected);
@@ -176,9 +174,12 @@ fn targets(
         day_us(window_start(date, days)),
         day_us(date + chrono::Days::new(1)),
     );
-    let str_at = |name: &str, i: usize| -> Result<Option<String>> {
-        Ok(staged.column(name)?.str()?.get(i).map(str::to_string))
-    };
+    // Each column looked up once, not once a row: the window holds ~750,000 posts.
+    let text = |name: &str| -> Result<StringChunked> { Ok(staged.column(name)?.str()?.clone()) };
+    let (post_ids, user_ids, media_types) =
+        (text("post_id")?, text("user_id")?, text("media_type")?);
+    let (media_urls, thumbnail_urls) = (text("media_url")?, text("thumbnail_url")?);
+    let owned = |column: &StringChunked, i: usize| column.get(i).map(str::to_string);
     let timestamps = staged.column("timestamp")?.datetime()?.physical();
     let children = staged.column("children")?.list()?;
     let mut found = Vec::new();
@@ -190,16 +191,16 @@ fn targets(
         if ts < from_us || ts >= to_us {
             continue;
         }
-        let (Some(post_id), Some(user_id)) = (str_at("post_id", i)?, str_at("user_id", i)?) else {
+        let (Some(post_id), Some(user_id)) = (owned(&post_ids, i), owned(&user_ids, i)) else {
             continue;
         };
         let mut wanted: Vec<(String, Option<String>)> = Vec::new();
-        match str_at("media_type", i)?.as_deref() {
+        match media_types.get(i) {
             Some("IMAGE" | "STORY_IMAGE") => {
-                wanted.push(("original".into(), str_at("media_url", i)?))
+                wanted.push(("original".into(), owned(&media_urls, i)))
             }
             Some("VIDEO" | "STORY_VIDEO") => {
-                wanted.push(("thumbnail".into(), str_at("thumbnail_url", i)?))
+                wanted.push(("thumbnail".into(), owned(&thumbnail_urls, i)))
             }
             Some("CAROUSEL_ALBUM") => wanted.extend(carousel_images(children.get_as_series(i))?),
             _ => {}
