@@ -267,8 +267,46 @@ pub fn run(mut cli: Cli) -> u8 {
         local_fast_path: !cli.no_local_fast_path,
         metrics_file: cli.metrics_file.clone(),
     };
+    ctx.s3.register_secrets();
     tracing::debug!(s3 = ?ctx.s3, "Settings.");
     let report = execute(&mut cli.command, &ctx);
+    report.print();
+    report.status.exit_code()
+}
+
+/// A command line clap refused (or `--help`, `--version`): prints clap's message, and for a
+/// real usage error also the summary line (status `usage_error`), so an orchestrator that
+/// reads the last line of stdout sees what went wrong. Returns the exit code.
+pub fn usage_error(error: clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    let _ = error.print();
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        return 0;
+    }
+    use clap::CommandFactory;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let step = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .find(|name| args.contains(name))
+        .map_or("igpipe", |name| &*Box::leak(name.into_boxed_str()));
+    let date = args
+        .iter()
+        .position(|a| a == "--date")
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_default();
+    let mut report = RunReport::new(step, date, String::new());
+    report.status = Status::UsageError;
+    let rendered = error.render().to_string();
+    let first_line = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    report.error = Some(first_line.trim_start_matches("error: ").to_string());
     report.print();
     report.status.exit_code()
 }
@@ -315,25 +353,34 @@ fn execute(command: &mut Command, ctx: &Context) -> RunReport {
         }
         None => String::new(),
     };
-    let result = match &*command {
-        Command::StageStats(args) => commands::stage_stats::run(args, ctx),
-        Command::StagePosts(args) => commands::stage_posts::run(args, ctx),
-        Command::FetchMedia(args) => commands::fetch_media::run(args, ctx),
-        Command::AggregatePosts(args) => commands::aggregate_posts::run(args, ctx),
-        Command::ColorPalette(args) => commands::color_palette::run(args, ctx),
-        Command::LoadFacts(args) => commands::load_facts::run(args, ctx),
-        Command::QualityCheck(args) => commands::quality_check::run(args, ctx),
-        Command::Report(args) => commands::report::run(args, ctx),
-        Command::Daily(args) => commands::chain::daily(args, ctx),
-        Command::Backfill(args) => commands::chain::backfill(args, ctx),
-    };
+    // A panic is igpipe's bug, but the orchestrator still gets a summary line and exit 1.
+    let dispatched =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&*command, ctx)));
+    let result = dispatched.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(anyhow::anyhow!(
+            "igpipe panicked (a bug; please report it with this run's log): {message}"
+        ))
+    });
     let report = result.unwrap_or_else(|error| {
         tracing::error!("{error:#}");
-        let (step, date) = command.step();
-        let mut failed = RunReport::new(step, date, run_id);
+        // A step that failed part-way hands back the counts it had reached.
+        let mut failed = match error.downcast_ref::<crate::report::StepFailure>() {
+            Some(partial) => (*partial.report).clone(),
+            None => {
+                let (step, date) = command.step();
+                RunReport::new(step, date, run_id)
+            }
+        };
         failed.status = Status::Failed;
         failed.error = Some(format!("{error:#}"));
-        failed.seconds = started.elapsed().as_secs_f64();
+        if failed.seconds == 0.0 {
+            failed.seconds = started.elapsed().as_secs_f64();
+        }
         failed
     });
     if let Some(lake_args) = command.lake_args_mut() {
@@ -346,6 +393,21 @@ fn execute(command: &mut Command, ctx: &Context) -> RunReport {
         }
     }
     report
+}
+
+fn dispatch(command: &Command, ctx: &Context) -> anyhow::Result<RunReport> {
+    match command {
+        Command::StageStats(args) => commands::stage_stats::run(args, ctx),
+        Command::StagePosts(args) => commands::stage_posts::run(args, ctx),
+        Command::FetchMedia(args) => commands::fetch_media::run(args, ctx),
+        Command::AggregatePosts(args) => commands::aggregate_posts::run(args, ctx),
+        Command::ColorPalette(args) => commands::color_palette::run(args, ctx),
+        Command::LoadFacts(args) => commands::load_facts::run(args, ctx),
+        Command::QualityCheck(args) => commands::quality_check::run(args, ctx),
+        Command::Report(args) => commands::report::run(args, ctx),
+        Command::Daily(args) => commands::chain::daily(args, ctx),
+        Command::Backfill(args) => commands::chain::backfill(args, ctx),
+    }
 }
 
 /// Keeps the summary in the run log. A log that cannot be written (the output root is the

@@ -15,6 +15,7 @@ pub mod normalize;
 pub mod page;
 pub mod palette;
 pub mod quality;
+pub mod redact;
 pub mod report;
 pub mod run_log;
 pub mod settings;

@@ -3,7 +3,10 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let cli = igpipe::cli::Cli::parse();
+    let cli = match igpipe::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return std::process::ExitCode::from(igpipe::cli::usage_error(error)),
+    };
     if !cli.command.decodes_images() {
         tune_allocator();
     }

@@ -11,6 +11,8 @@ pub enum Status {
     Ok,
     /// 1: the error is in `error`.
     Failed,
+    /// 2: the command line was wrong (clap's message is in `error`).
+    UsageError,
     /// 3: an error-level quality check failed.
     QualityFailed,
     /// 4: more rejected inputs than `--max-reject-ratio`; good rows were written.
@@ -24,6 +26,7 @@ impl Status {
         match self {
             Status::Ok => 0,
             Status::Failed => 1,
+            Status::UsageError => 2,
             Status::QualityFailed => 3,
             Status::TooManyRejects => 4,
             Status::Skipped => 99,
@@ -55,6 +58,23 @@ pub struct RunReport {
     pub rows_deleted: u64,
     pub partitions_written: u64,
     pub partitions_deleted: u64,
+    /// Staging: partitions the manifest points at that were missing or not Parquet, and
+    /// were rebuilt from the lake.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub partitions_repaired: u64,
+    /// Temporary files of killed writes (`part-0.parquet#3`) removed from the outputs.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub temp_files_removed: u64,
+    /// Staging: rejected files of an earlier attempt of this step for this date that are
+    /// still rejected (a retry reports them again, and exits 4 again).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rejected_before: u64,
+    /// With `rejected_before`: the files the earlier attempts read, and the run whose
+    /// rejects log lists those files (a retry writes no second copy of them).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub files_read_before: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejects_from: Option<String>,
     pub seconds: f64,
     /// load-facts with --load-to: where, rows staged in the warehouse, rows merged.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,6 +165,11 @@ impl RunReport {
             rows_deleted: 0,
             partitions_written: 0,
             partitions_deleted: 0,
+            partitions_repaired: 0,
+            temp_files_removed: 0,
+            rejected_before: 0,
+            files_read_before: 0,
+            rejects_from: None,
             seconds: 0.0,
             load: None,
             checks: None,
@@ -169,9 +194,28 @@ impl RunReport {
     /// Prints the summary as the last line on stdout.
     #[allow(clippy::print_stdout)]
     pub fn print(&self) {
-        println!(
-            "{}",
-            serde_json::to_string(self).expect("a report always serialises")
-        );
+        let line = serde_json::to_string(self).expect("a report always serialises");
+        println!("{}", crate::redact::text(&line));
     }
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A step that failed part-way, with the counts it had reached (the summary of a refused
+/// delete says how many keys vanished). The cli takes the report out; the message is the
+/// error's.
+#[derive(Debug)]
+pub struct StepFailure {
+    pub report: Box<RunReport>,
+    pub error: anyhow::Error,
+}
+
+impl std::fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl std::error::Error for StepFailure {}

@@ -20,7 +20,8 @@ pub fn key(report: &RunReport) -> String {
 /// Puts the summary (the same JSON as the summary line) under `key(report)`.
 pub fn write(out: &Lake, report: &RunReport) -> Result<String> {
     let key = key(report);
-    out.put(&key, serde_json::to_vec(report)?)?;
+    let json = serde_json::to_string(report)?;
+    out.put(&key, crate::redact::text(&json).as_bytes().to_vec())?;
     Ok(key)
 }
 

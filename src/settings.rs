@@ -65,19 +65,43 @@ impl S3Settings {
     pub fn from_env() -> S3Settings {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
+
+    /// Tells `redact` the values to hide wherever they appear (an error that quotes a
+    /// request, say).
+    pub fn register_secrets(&self) {
+        for secret in [
+            &self.access_key_id,
+            &self.secret_access_key,
+            &self.session_token,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            crate::redact::register(secret);
+        }
+    }
 }
 
 impl fmt::Debug for S3Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let redact = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
         f.debug_struct("S3Settings")
-            .field("access_key_id", &self.access_key_id)
+            .field("access_key_id", &redact(&self.access_key_id))
             .field("secret_access_key", &redact(&self.secret_access_key))
             .field("session_token", &redact(&self.session_token))
             .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
+            .field(
+                "endpoint",
+                &self.endpoint.as_deref().map(crate::redact::url),
+            )
             .field("allow_http", &self.allow_http)
-            .field("redshift_data_endpoint", &self.redshift_data_endpoint)
+            .field(
+                "redshift_data_endpoint",
+                &self
+                    .redshift_data_endpoint
+                    .as_deref()
+                    .map(crate::redact::url),
+            )
             .finish()
     }
 }
@@ -136,6 +160,8 @@ mod tests {
             (AWS_SESSION_TOKEN, "tok"),
         ]);
         let text = format!("{s:?}");
-        assert!(text.contains("AKIA1") && !text.contains("hunter2") && !text.contains("tok\""));
+        assert!(!text.contains("AKIA1") && !text.contains("hunter2") && !text.contains("tok\""));
+        let s = settings(&[(AWS_ENDPOINT_URL_S3, "http://minio:pw123@127.0.0.1:9000")]);
+        assert!(!format!("{s:?}").contains("pw123"), "{s:?}");
     }
 }

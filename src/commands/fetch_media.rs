@@ -358,7 +358,7 @@ fn download_all(
 /// A reject row for a URL: its scheme, host and path only (the query holds the signature).
 fn reject(url: &str, reason: String) -> rejects::RejectRow {
     rejects::RejectRow {
-        source_key: download::redact(url),
+        source_key: crate::redact::download_url(url),
         source_etag: None,
         size: 0,
         last_modified_us: chrono::Utc::now().timestamp_micros(),

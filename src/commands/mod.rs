@@ -98,6 +98,19 @@ pub struct StageArgs {
     /// --date. Without it a missing input is a normal run with a warning.
     #[arg(long)]
     pub skip_if_missing: bool,
+
+    /// Rebuild the table from the lake: read every file, replace every partition, remove
+    /// partitions no file maps to, write a new manifest. The way back from an unreadable
+    /// manifest or a table edited by hand (never delete the manifest instead: the next run
+    /// would keep stale rows).
+    #[arg(long)]
+    pub full_refresh: bool,
+
+    /// How long this run's lease on the table lasts without renewal (renewed every third
+    /// of it while the run works). A second run on the same output root exits 1 while the
+    /// lease is held; a killed run's lease lapses after this long.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_ttl: u64,
 }
 
 /// Process-wide settings a command needs besides its own flags.
@@ -125,6 +138,8 @@ impl StageArgs {
             max_reject_ratio: self.max_reject_ratio,
             skip_if_missing: self.skip_if_missing,
             progress: ctx.progress,
+            full_refresh: self.full_refresh,
+            lease_ttl: std::time::Duration::from_secs(self.lease_ttl),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The local-folder fast path: listing and reading with plain `std::fs` on rayon threads.
 
-use super::LakeObject;
+use super::{BadKey, LakeObject};
 use rayon::prelude::*;
 use std::fs::Metadata;
 use std::io;
@@ -20,56 +20,114 @@ pub static IO_POOL: LazyLock<rayon::ThreadPool> = LazyLock::new(|| {
 });
 
 /// Lists every file below `root/prefix`, walking the first level's folders in parallel.
-pub fn list_tree(root: &Path, prefix: &str) -> io::Result<Vec<LakeObject>> {
+/// An entry that cannot be listed (a name that is not UTF-8, a symlink loop, a folder it may
+/// not read) is returned in the second list with the reason, and the walk goes on: one bad
+/// key must not hide the others.
+pub fn list_tree(root: &Path, prefix: &str) -> io::Result<(Vec<LakeObject>, Vec<BadKey>)> {
     let top = root.join(prefix);
     let entries = match std::fs::read_dir(&top) {
         Ok(entries) => entries.collect::<io::Result<Vec<_>>>()?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
         Err(e) => return Err(e),
     };
-    let lists: Vec<io::Result<Vec<LakeObject>>> = IO_POOL.install(|| {
+    let top_id = std::fs::metadata(&top).map(|m| file_id(&m))?;
+    let walks: Vec<Walk> = IO_POOL.install(|| {
         entries
             .par_iter()
             .map(|entry| {
-                let mut out = Vec::new();
-                let key = join_key(prefix, &entry.file_name().to_string_lossy());
-                walk(&entry.path(), &key, &mut out)?;
-                Ok(out)
+                let mut walk = Walk::default();
+                let key = join_key(prefix, &key_text(&entry.file_name()));
+                walk.visit(&entry.path(), &key, &mut vec![top_id]);
+                walk
             })
             .collect()
     });
-    let mut objects = Vec::new();
-    for list in lists {
-        objects.extend(list?);
+    let (mut objects, mut bad) = (Vec::new(), Vec::new());
+    for walk in walks {
+        objects.extend(walk.objects);
+        bad.extend(walk.bad);
     }
-    Ok(objects)
+    Ok((objects, bad))
 }
 
-fn walk(path: &Path, key: &str, out: &mut Vec<LakeObject>) -> io::Result<()> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        // Removed between readdir and stat: it is simply not there any more.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(path)? {
-            let entry = entry?;
-            walk(
-                &entry.path(),
-                &join_key(key, &entry.file_name().to_string_lossy()),
-                out,
-            )?;
+/// What one folder's walk found.
+#[derive(Default)]
+struct Walk {
+    objects: Vec<LakeObject>,
+    bad: Vec<BadKey>,
+}
+
+impl Walk {
+    /// `ancestors`: the (device, inode) of every folder above `path`, to see a symlink that
+    /// leads back up (object_store's own walk stops there too).
+    fn visit(&mut self, path: &Path, key: &str, ancestors: &mut Vec<(u64, u64)>) {
+        let name = path.file_name().unwrap_or_default();
+        if name.to_str().is_none() {
+            return self.reject(key, "the name is not valid UTF-8");
         }
-    } else if meta.is_file() {
-        out.push(LakeObject {
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            // Removed between readdir and stat: it is simply not there any more.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+            Err(e) => return self.reject(key, &format!("cannot be read: {e}")),
+        };
+        if meta.is_dir() {
+            self.visit_folder(path, key, &meta, ancestors);
+        } else if meta.is_file() {
+            self.objects.push(LakeObject {
+                key: key.to_string(),
+                size: meta.len(),
+                last_modified_us: mtime_us(&meta),
+                etag: Some(etag(&meta)),
+            });
+        }
+    }
+
+    fn visit_folder(
+        &mut self,
+        path: &Path,
+        key: &str,
+        meta: &Metadata,
+        ancestors: &mut Vec<(u64, u64)>,
+    ) {
+        let id = file_id(meta);
+        if ancestors.contains(&id) {
+            return self.reject(key, "a symlink loop (it leads back to a folder above it)");
+        }
+        let entries = match std::fs::read_dir(path).and_then(|d| d.collect::<io::Result<Vec<_>>>())
+        {
+            Ok(entries) => entries,
+            Err(e) => return self.reject(key, &format!("the folder cannot be listed: {e}")),
+        };
+        ancestors.push(id);
+        for entry in entries {
+            let child = join_key(key, &key_text(&entry.file_name()));
+            self.visit(&entry.path(), &child, ancestors);
+        }
+        ancestors.pop();
+    }
+
+    fn reject(&mut self, key: &str, reason: &str) {
+        self.bad.push(BadKey {
             key: key.to_string(),
-            size: meta.len(),
-            last_modified_us: mtime_us(&meta),
-            etag: Some(etag(&meta)),
+            reason: reason.to_string(),
         });
     }
-    Ok(())
+}
+
+fn file_id(meta: &Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+/// A file name as key text: itself when UTF-8, else its bytes with the non-ASCII ones
+/// escaped (`caf\xe9.json`), so two bad names never collapse into one key.
+fn key_text(name: &std::ffi::OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    match name.to_str() {
+        Some(text) => text.to_string(),
+        None => name.as_bytes().escape_ascii().to_string(),
+    }
 }
 
 fn join_key(prefix: &str, name: &str) -> String {
@@ -78,6 +136,42 @@ fn join_key(prefix: &str, name: &str) -> String {
     } else {
         format!("{prefix}/{name}")
     }
+}
+
+/// Deletes `<name>#<digits>` files (object_store's temporary files) below `root/prefix`.
+pub fn remove_temp_files(root: &Path, prefix: &str) -> io::Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let mut folders = vec![(root.join(prefix), prefix.to_string())];
+    while let Some((folder, key)) = folders.pop() {
+        let entries = match std::fs::read_dir(&folder) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = key_text(&entry.file_name());
+            let child = join_key(&key, &name);
+            if entry.file_type()?.is_dir() {
+                folders.push((entry.path(), child));
+            } else if is_temp_file(&name) {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed.push(child),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// object_store's temporary names: `<file>#<digits>`.
+pub fn is_temp_file(name: &str) -> bool {
+    name.rsplit_once('#').is_some_and(|(file, n)| {
+        !file.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 thread_local! {
@@ -165,14 +259,14 @@ mod tests {
         let fast = Lake::open(url, &S3Settings::default(), false, true).unwrap();
         let slow = Lake::open(url, &S3Settings::default(), false, false).unwrap();
         let (a, b) = (
-            fast.list_tree("posts").unwrap(),
-            slow.list_tree("posts").unwrap(),
+            fast.list_tree("posts").unwrap().objects,
+            slow.list_tree("posts").unwrap().objects,
         );
         assert_eq!(a.len(), 4);
         assert_eq!(a, b);
         let keys = ["posts/1/a.json", "posts/22/c.json"];
         let read = |lake: &Lake| lake.read_each(&keys, |_, r| r.unwrap().unwrap().to_vec());
         assert_eq!(read(&fast), read(&slow));
-        assert!(fast.list_tree("missing").unwrap().is_empty());
+        assert!(fast.list_tree("missing").unwrap().objects.is_empty());
     }
 }

@@ -20,7 +20,10 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{
+    GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    RetryConfig, UpdateVersion,
+};
 use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -62,13 +65,40 @@ impl LakeObject {
     }
 }
 
-/// A lake root: where it is and how to reach it.
+/// A key a listing found but could not turn into an object (a name that is not UTF-8, a
+/// symlink loop): named, with the reason, so the caller can reject it instead of stopping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadKey {
+    /// The key as text; bytes that are not UTF-8 are escaped (`caf\xe9.json`).
+    pub key: String,
+    pub reason: String,
+}
+
+/// What `list_tree` found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Sorted by key.
+    pub objects: Vec<LakeObject>,
+    pub bad: Vec<BadKey>,
+}
+
+/// An object's version as its store reported it, for a conditional replace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Version {
+    e_tag: Option<String>,
+    version: Option<String>,
+}
+
+/// A lake root: where it is and how to reach it. Cloning shares the connection.
+#[derive(Clone)]
 pub struct Lake {
     store: Arc<dyn ObjectStore>,
     /// The key prefix under the bucket (S3); empty for a local folder.
     prefix: String,
     /// Set for a local folder: enables the fast path.
     local_root: Option<PathBuf>,
+    /// The folder of a local lake, fast path or not (temp-file clean-up, conditional puts).
+    folder: Option<PathBuf>,
     /// For messages: the URL as given, never with credentials.
     url: String,
 }
@@ -88,6 +118,7 @@ impl Lake {
                 store: Arc::new(store),
                 prefix: prefix.trim_matches('/').to_string(),
                 local_root: None,
+                folder: None,
                 url: url.trim_end_matches('/').to_string(),
             });
         }
@@ -112,14 +143,16 @@ impl Lake {
         Ok(Lake {
             store: Arc::new(store),
             prefix: String::new(),
-            local_root: fast_path.then_some(root),
+            local_root: fast_path.then(|| root.clone()),
+            folder: Some(root),
             url: url.trim_end_matches('/').to_string(),
         })
     }
 
     /// `url/key`, for messages.
+    /// Control characters in a key (a newline would forge a log line) are escaped.
     pub fn describe(&self, key: &str) -> String {
-        format!("{}/{key}", self.url)
+        format!("{}/{}", self.url, printable(key))
     }
 
     pub fn url(&self) -> &str {
@@ -147,17 +180,21 @@ impl Lake {
 
     /// Lists every object below `prefix` (a folder key such as `instagram_graph/posts`),
     /// in parallel over its immediate sub-folders (one per user), sorted by key.
-    pub fn list_tree(&self, prefix: &str) -> Result<Vec<LakeObject>> {
+    /// Keys that cannot be listed as objects are returned apart, in `bad`.
+    pub fn list_tree(&self, prefix: &str) -> Result<Listing> {
         let prefix = prefix.trim_end_matches('/');
-        let mut objects = match &self.local_root {
+        let (mut objects, bad) = match &self.local_root {
             Some(root) => local::list_tree(root, prefix)
                 .with_context(|| format!("listing {}", self.describe(prefix)))?,
-            None => RUNTIME
-                .block_on(self.list_tree_async(prefix))
-                .with_context(|| format!("listing {}", self.describe(prefix)))?,
+            None => (
+                RUNTIME
+                    .block_on(self.list_tree_async(prefix))
+                    .with_context(|| format!("listing {}", self.describe(prefix)))?,
+                Vec::new(),
+            ),
         };
         objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-        Ok(objects)
+        Ok(Listing { objects, bad })
     }
 
     async fn list_tree_async(&self, prefix: &str) -> Result<Vec<LakeObject>> {
@@ -199,8 +236,12 @@ impl Lake {
                 folders
                     .par_iter()
                     .map(|folder| {
-                        local::list_tree(root, folder.trim_end_matches('/'))
-                            .with_context(|| format!("listing {}", self.describe(folder)))
+                        let (objects, bad) = local::list_tree(root, folder.trim_end_matches('/'))
+                            .with_context(|| format!("listing {}", self.describe(folder)))?;
+                        for b in bad {
+                            tracing::warn!(key = %self.describe(&b.key), reason = %b.reason, "Left out a key that cannot be listed.");
+                        }
+                        Ok(objects)
                     })
                     .collect::<Result<Vec<_>>>()
             })?,
@@ -351,6 +392,95 @@ impl Lake {
             .with_context(|| format!("writing {}", self.describe(key)))
     }
 
+    /// Reads one object with its version (for a later `put_replacing`); `Ok(None)` when it
+    /// does not exist.
+    pub fn get_versioned(&self, key: &str) -> Result<Option<(Bytes, Version)>> {
+        let path = self.store_path(key);
+        let got = RUNTIME.block_on(async {
+            match self.store.get(&path).await {
+                Ok(r) => {
+                    let version = Version {
+                        e_tag: r.meta.e_tag.clone(),
+                        version: r.meta.version.clone(),
+                    };
+                    r.bytes().await.map(|b| Some((b, version)))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        got.with_context(|| format!("reading {}", self.describe(key)))
+    }
+
+    /// Creates `key` only if it does not exist (a conditional put: If-None-Match on S3, a
+    /// hard link locally). `Ok(false)`: it exists already.
+    pub fn put_new(&self, key: &str, bytes: Vec<u8>) -> Result<bool> {
+        self.put_with_mode(key, bytes, PutMode::Create)
+    }
+
+    /// Replaces `key` only if it is still at `expected` (If-Match on S3). Local folders
+    /// cannot compare and swap (object_store has no `PutMode::Update` there), so they
+    /// overwrite: the staging lease is what keeps two writers apart on a folder.
+    /// `Ok(false)`: someone else changed the object since it was read.
+    pub fn put_replacing(&self, key: &str, bytes: Vec<u8>, expected: &Version) -> Result<bool> {
+        let mode = if self.folder.is_some() {
+            PutMode::Overwrite
+        } else {
+            PutMode::Update(UpdateVersion {
+                e_tag: expected.e_tag.clone(),
+                version: expected.version.clone(),
+            })
+        };
+        self.put_with_mode(key, bytes, mode)
+    }
+
+    fn put_with_mode(&self, key: &str, bytes: Vec<u8>, mode: PutMode) -> Result<bool> {
+        let path = self.store_path(key);
+        let opts = PutOptions {
+            mode,
+            ..PutOptions::default()
+        };
+        match RUNTIME.block_on(self.store.put_opts(&path, PutPayload::from(bytes), opts)) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(anyhow!(e)).with_context(|| format!("writing {}", self.describe(key))),
+        }
+    }
+
+    /// The last `n` bytes of each of `keys` (a Parquet file ends in `PAR1`), concurrently;
+    /// `Ok(None)` for a missing object.
+    pub fn tails(&self, keys: &[String], n: u64) -> Vec<Result<Option<Bytes>>> {
+        RUNTIME.block_on(
+            futures::stream::iter(keys.iter().map(|key| async move {
+                let opts = GetOptions {
+                    range: Some(GetRange::Suffix(n)),
+                    ..GetOptions::default()
+                };
+                let got = match self.store.get_opts(&self.store_path(key), opts).await {
+                    Ok(r) => r.bytes().await.map(Some),
+                    Err(object_store::Error::NotFound { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                };
+                got.with_context(|| format!("reading the end of {}", self.describe(key)))
+            }))
+            .buffered(S3_CONCURRENCY)
+            .collect(),
+        )
+    }
+
+    /// Removes the temporary files a killed put leaves in a local folder
+    /// (`part-0.parquet#3` beside `part-0.parquet`: object_store writes `<name>#<n>` and
+    /// renames it), below `prefix`; returns their keys. Hive readers would count them as
+    /// data. S3 puts leave nothing behind, so there this is a no-op.
+    pub fn remove_temp_files(&self, prefix: &str) -> Result<Vec<String>> {
+        let Some(root) = &self.folder else {
+            return Ok(Vec::new());
+        };
+        local::remove_temp_files(root, prefix.trim_end_matches('/'))
+            .with_context(|| format!("removing temporary files under {}", self.describe(prefix)))
+    }
+
     /// Deletes one object; a missing object is not an error.
     pub fn delete(&self, key: &str) -> Result<()> {
         let path = self.store_path(key);
@@ -359,6 +489,23 @@ impl Lake {
             Err(e) => Err(anyhow!(e)).with_context(|| format!("deleting {}", self.describe(key))),
         }
     }
+}
+
+/// A key as it may appear in a message or a log line: control characters escaped
+/// (`\n`, `\u{1b}`), everything else as it is.
+pub fn printable(key: &str) -> std::borrow::Cow<'_, str> {
+    if !key.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(key);
+    }
+    let mut shown = String::with_capacity(key.len() + 8);
+    for c in key.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(shown)
 }
 
 fn s3_store(bucket: &str, s3: &S3Settings) -> Result<object_store::aws::AmazonS3> {

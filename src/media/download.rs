@@ -95,7 +95,7 @@ pub async fn fetch(client: &reqwest::Client, url: &str, policy: &Policy) -> Resu
                 retry: Some(after),
             }) if attempt < policy.retries => {
                 let wait = after.unwrap_or(policy.backoff * 2u32.saturating_pow(attempt));
-                tracing::debug!(url = %redact(url), %reason, ?wait, "Retrying a download.");
+                tracing::debug!(url = %crate::redact::download_url(url), %reason, ?wait, "Retrying a download.");
                 tokio::time::sleep(wait).await;
                 attempt += 1;
             }
@@ -204,49 +204,9 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     Some(wait.min(MAX_RETRY_AFTER))
 }
 
-/// The URL as it may be logged: scheme, host, port and path; never the query (CDN URLs
-/// carry signatures), fragment or user info.
-pub fn redact(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(u) => {
-            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-            format!(
-                "{}://{}{port}{}",
-                u.scheme(),
-                u.host_str().unwrap_or(""),
-                u.path()
-            )
-        }
-        // Unparseable: keep what precedes any query or user info.
-        Err(_) => {
-            let cut = url.split(['?', '#']).next().unwrap_or("");
-            match cut.split_once("://") {
-                Some((scheme, rest)) => {
-                    format!("{scheme}://{}", rest.rsplit('@').next().unwrap_or(""))
-                }
-                None => cut.rsplit('@').next().unwrap_or("").to_string(),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_lose_their_query_and_credentials() {
-        assert_eq!(
-            redact("https://scontent.cdninstagram.com/v/t51/1790_n.jpg?stp=dst&_nc_sig=abc&oe=66"),
-            "https://scontent.cdninstagram.com/v/t51/1790_n.jpg"
-        );
-        assert_eq!(
-            redact("http://user:pw@127.0.0.1:8080/a.png#x"),
-            "http://127.0.0.1:8080/a.png"
-        );
-        assert_eq!(redact("not a url?sig=1"), "not a url");
-        assert_eq!(redact("weird://u:p@h:x/y?sig=1"), "weird://h:x/y");
-    }
 
     #[test]
     fn retry_after_takes_seconds_or_a_date_and_is_capped() {

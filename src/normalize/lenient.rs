@@ -141,15 +141,28 @@ fn strip_thousands_commas(int_part: &str) -> Option<String> {
     Some(out)
 }
 
-/// Parses Instagram's `2021-02-20T17:05:52+0000` and RFC 3339 forms to UTC.
+/// The years a timestamp may have: anything else is a zeroed or overflowed clock, and
+/// would become a `post_month=0000-01` or `10000-01` partition.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1970..=9999;
+
+/// Parses Instagram's `2021-02-20T17:05:52+0000` and RFC 3339 forms to UTC. A leap second
+/// (`23:59:60`) is read as the last microsecond before the next second, so it stays in
+/// its own day and month; years outside `YEARS` are not timestamps.
 pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    use chrono::{Datelike, Timelike};
     let t = text.trim();
-    if let Ok(dt) = DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z") {
-        return Some(dt.with_timezone(&Utc));
-    }
-    DateTime::parse_from_rfc3339(t)
-        .ok()
-        .map(|dt| dt.with_timezone(&Utc))
+    let parsed = DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z")
+        .or_else(|_| DateTime::parse_from_rfc3339(t))
+        .ok()?
+        .with_timezone(&Utc);
+    // chrono keeps a leap second as nanoseconds >= 1e9, which count into the next second
+    // (and month, at a month's end) once turned into microseconds.
+    let dt = if parsed.nanosecond() >= 1_000_000_000 {
+        parsed.with_nanosecond(999_999_000)?
+    } else {
+        parsed
+    };
+    YEARS.contains(&dt.year()).then_some(dt)
 }
 
 /// A calendar date: `2020-05-09`, or the date part of a timestamp (taken in UTC).
@@ -238,5 +251,28 @@ mod tests {
             "2020-05-10"
         );
         assert!(parse_date("09/05/2020").is_none());
+    }
+
+    #[test]
+    fn leap_seconds_stay_in_their_month() {
+        let ts = parse_timestamp("2016-12-31T23:59:60+0000").unwrap();
+        assert_eq!(ts.to_rfc3339(), "2016-12-31T23:59:59.999999+00:00");
+        assert_eq!(ts.timestamp_micros() / 1_000_000, 1_483_228_799);
+        let shifted = parse_timestamp("2017-01-01T02:59:60+03:00").unwrap();
+        assert_eq!(shifted.to_rfc3339(), "2016-12-31T23:59:59.999999+00:00");
+    }
+
+    #[test]
+    fn years_outside_1970_to_9999_are_not_timestamps() {
+        for t in [
+            "0000-01-01T00:00:00+0000",
+            "1969-12-31T23:59:59+0000",
+            "+10000-01-01T00:00:00+0000",
+            "10000-01-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_timestamp(t), None, "{t}");
+        }
+        assert!(parse_timestamp("1970-01-01T00:00:00+0000").is_some());
+        assert!(parse_timestamp("9999-12-31T23:59:59+0000").is_some());
     }
 }

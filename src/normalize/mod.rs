@@ -22,14 +22,17 @@ pub struct SourceInfo<'a> {
 }
 
 /// Decodes a file's bytes to text: a clear reason for empty files and bad UTF-8; a leading
-/// byte-order mark is dropped.
-pub fn document_text(bytes: &[u8]) -> Result<&str, String> {
+/// byte-order mark is dropped, and unpaired UTF-16 surrogate escapes become U+FFFD
+/// (`raw_json::without_lone_surrogates`).
+pub fn document_text(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, String> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err("empty file".to_string());
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
-    Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
+    Ok(raw_json::without_lone_surrogates(
+        text.strip_prefix('\u{feff}').unwrap_or(text),
+    ))
 }
 
 /// A count field: JSON numbers and display strings; placeholders and negatives → None.
@@ -89,6 +92,13 @@ pub fn id_field(obj: &RawObject, name: &str) -> Result<Option<String>, String> {
         JsonKind::String => {
             let text = string_text(raw);
             let t = text.trim();
+            if t.contains('\u{fffd}') {
+                return Err(format!(
+                    "field `{name}`: not a usable id (it holds U+FFFD, e.g. from an unpaired \
+                     surrogate escape): {}",
+                    shorten(raw.get())
+                ));
+            }
             Ok((!lenient::is_placeholder(t)).then(|| t.to_string()))
         }
         JsonKind::Number if raw.get().bytes().all(|b| b.is_ascii_digit()) => {
@@ -141,6 +151,10 @@ mod tests {
             "invalid UTF-8 at byte 6"
         );
         assert_eq!(document_text("\u{feff}{}".as_bytes()).unwrap(), "{}");
+        assert_eq!(
+            document_text(br#"{"a":"x \ud800 y"}"#).unwrap(),
+            r#"{"a":"x \uFFFD y"}"#
+        );
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub fn normalize_post(
     bytes: &[u8],
 ) -> Result<PostRecord, String> {
     let text = document_text(bytes)?;
-    let obj = RawObject::parse(text)?;
+    let obj = RawObject::parse(&text)?;
 
     let post_id = id_field(&obj, "id")?.ok_or("missing field `id`")?;
     let media_type = media_type(&obj)?;

@@ -49,10 +49,62 @@ pub fn string_text(raw: &RawValue) -> Cow<'_, str> {
     let text = raw.get().trim();
     let inner = &text[1..text.len() - 1];
     if inner.contains('\\') {
-        // Valid by construction: serde_json already checked this string while scanning.
-        Cow::Owned(serde_json::from_str::<String>(text).unwrap_or_default())
+        // serde_json checked the escapes while scanning, and `without_lone_surrogates` ran
+        // on the document; should unescaping fail anyway, keep the raw text, never "".
+        match serde_json::from_str::<String>(text) {
+            Ok(unescaped) => Cow::Owned(unescaped),
+            Err(_) => Cow::Borrowed(inner),
+        }
     } else {
         Cow::Borrowed(inner)
+    }
+}
+
+/// Replaces every `\uXXXX` escape of an unpaired UTF-16 surrogate (a high one not followed
+/// by a low one, or a low one alone) with `\uFFFD`, the replacement character. Such text
+/// is not Unicode, so serde_json refuses it, which blanked captions and rejected ids as
+/// missing; lenient JSON readers (browsers, Python's `errors="replace"`) do the same.
+/// Borrowed when there is nothing to replace.
+pub fn without_lone_surrogates(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let escape_at = |i: usize| -> Option<u16> {
+        let hex = text.get(i + 2..i + 6)?;
+        (bytes.get(i) == Some(&b'\\') && bytes.get(i + 1) == Some(&b'u'))
+            .then(|| u16::from_str_radix(hex, 16).ok())
+            .flatten()
+    };
+    let mut out: Option<String> = None;
+    let mut copied = 0; // bytes of `text` already in `out`
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let Some(unit) = escape_at(i) else {
+            i += 2; // another escape (`\\\\`, `\\"`…): skip both characters
+            continue;
+        };
+        let paired = (0xD800..0xDC00).contains(&unit)
+            && escape_at(i + 6).is_some_and(|low| (0xDC00..0xE000).contains(&low));
+        if paired {
+            i += 12;
+        } else if (0xD800..0xE000).contains(&unit) {
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[copied..i]);
+            o.push_str("\\uFFFD");
+            i += 6;
+            copied = i;
+        } else {
+            i += 6;
+        }
+    }
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[copied..]);
+            Cow::Owned(o)
+        }
     }
 }
 
@@ -121,6 +173,25 @@ mod tests {
     fn last_duplicate_key_wins() {
         let obj = RawObject::parse(r#"{"id": "1", "x": 2, "id": "3"}"#).unwrap();
         assert_eq!(string_text(obj.get("id").unwrap()), "3");
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        let cases = [
+            (r#""a \ud800 b""#, r#""a \uFFFD b""#),
+            (r#""\udc00""#, r#""\uFFFD""#),
+            (r#""\ud83d\ude00""#, r#""\ud83d\ude00""#), // a pair: an emoji, kept
+            (r#""\ud83d\u0041""#, r#""\uFFFD\u0041""#),
+            (r#""\\ud800""#, r#""\\ud800""#), // an escaped backslash, then text
+            (r#""\ud800"#, r#""\uFFFD"#),
+            (r#""\u12""#, r#""\u12""#), // too short: serde_json's to reject
+        ];
+        for (raw, want) in cases {
+            assert_eq!(without_lone_surrogates(raw), want, "{raw}");
+        }
+        let text = without_lone_surrogates(r#"{"c\udfff": "x \ud800"}"#);
+        let obj = RawObject::parse(&text).unwrap();
+        assert_eq!(string_text(obj.get("c\u{fffd}").unwrap()), "x \u{fffd}");
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub fn normalize_stats(
     bytes: &[u8],
 ) -> Result<StatsRecord, String> {
     let text = document_text(bytes)?;
-    let obj = RawObject::parse(text)?;
+    let obj = RawObject::parse(&text)?;
     let id = id_field(&obj, "id")?.ok_or("missing field `id`")?;
     if id != user_id {
         return Err(format!(

@@ -45,88 +45,22 @@ impl Target {
         bail!(
             "--load-to {}: expected postgres://user:password@host:port/db[?sslmode=…] or \
              redshift-data://cluster/<id>/<db>?… (see README, \"Loading the warehouse\")",
-            redact(url)
+            crate::redact::url(url)
         )
     }
 
     /// For messages and the summary: the URL without secrets.
     pub fn describe(&self) -> String {
         match self {
-            Target::Postgres(url) => redact(url),
+            Target::Postgres(url) => crate::redact::url(url),
             Target::RedshiftData(t) => t.describe(),
         }
     }
 }
 
-/// The URL with its password and any secret-looking query values replaced by `***`.
-pub fn redact(url: &str) -> String {
-    // The query starts at the first `?` after the user info, so a password holding a `?`
-    // (which should be percent-encoded, but may not be) is still redacted whole.
-    let userinfo_end = url
-        .find("://")
-        .and_then(|s| url[s..].find('@').map(|at| s + at));
-    let query_start = url[userinfo_end.unwrap_or(0)..]
-        .find('?')
-        .map(|q| q + userinfo_end.unwrap_or(0));
-    let (head, query) = match query_start {
-        Some(q) => (&url[..q], &url[q + 1..]),
-        None => (url, ""),
-    };
-    let head = match (head.find("://"), head.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &head[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &head[..scheme_end + 3], &head[at..]),
-                None => head.to_string(),
-            }
-        }
-        _ => head.to_string(),
-    };
-    if query.is_empty() {
-        return head;
-    }
-    let query: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if is_secret_param(key) => format!("{key}=***"),
-            _ => pair.to_string(),
-        })
-        .collect();
-    format!("{head}?{}", query.join("&"))
-}
-
-fn is_secret_param(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    ["password", "secret", "token", "key"]
-        .iter()
-        .any(|word| key.contains(word))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_and_secret_params_are_redacted() {
-        assert_eq!(
-            redact("postgres://etl:s3cr3t@db.example:5432/dw?sslmode=require"),
-            "postgres://etl:***@db.example:5432/dw?sslmode=require"
-        );
-        assert_eq!(redact("postgres://etl@db/dw"), "postgres://etl@db/dw");
-        assert_eq!(
-            redact("redshift-data://cluster/c1/dev?secret_arn=arn:aws:secretsmanager:x&db_user=u"),
-            "redshift-data://cluster/c1/dev?secret_arn=***&db_user=u"
-        );
-        assert_eq!(
-            redact("postgres://a:b:c@h/d?password=p"),
-            "postgres://a:***@h/d?password=***"
-        );
-        // Unescaped `?` and `#` in a password.
-        assert_eq!(
-            redact("postgres://etl:pa?ss#w0rd@db/dw?sslmode=require"),
-            "postgres://etl:***@db/dw?sslmode=require"
-        );
-    }
 
     #[test]
     fn unknown_schemes_are_refused_without_echoing_secrets() {

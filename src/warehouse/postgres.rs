@@ -6,7 +6,8 @@
 //! libpq does), or `verify-full` (encrypted, certificate checked against the system's
 //! roots and the host name).
 
-use super::{redact, RowsAsOf};
+use super::RowsAsOf;
+use crate::redact::url as redact;
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::NaiveDate;
 use futures::pin_mut;

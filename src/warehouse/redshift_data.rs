@@ -53,7 +53,7 @@ impl Target {
         let usage = "expected redshift-data://cluster/<id>/<database>?db_user=…|secret_arn=…\
                      &iam_role=… or redshift-data://workgroup/<name>/<database>?secret_arn=…\
                      &iam_role=…";
-        let shown = super::redact(url);
+        let shown = crate::redact::url(url);
         let rest = url.strip_prefix("redshift-data://").unwrap_or(url);
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();

@@ -248,7 +248,7 @@ impl S3Lake {
 
     /// The listing as igpipe sees it.
     pub fn objects(&self, prefix: &str) -> Vec<igpipe::lake::LakeObject> {
-        self.lake.list_tree(prefix).unwrap()
+        self.lake.list_tree(prefix).unwrap().objects
     }
 }
 
@@ -278,6 +278,7 @@ impl TestLake for S3Lake {
         self.lake
             .list_tree(prefix)
             .unwrap()
+            .objects
             .into_iter()
             .map(|o| o.key)
             .collect()
