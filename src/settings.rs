@@ -67,15 +67,13 @@ impl S3Settings {
     }
 
     /// Tells `redact` the values to hide wherever they appear (an error that quotes a
-    /// request, say).
+    /// request, say). Not the access key id: it is no secret (AWS prints it in every
+    /// signed request's Credential), and on MinIO it is often a word such as the bucket's
+    /// name, which would then be blanked from every message; it is only kept out of `-v`.
     pub fn register_secrets(&self) {
-        for secret in [
-            &self.access_key_id,
-            &self.secret_access_key,
-            &self.session_token,
-        ]
-        .into_iter()
-        .flatten()
+        for secret in [&self.secret_access_key, &self.session_token]
+            .into_iter()
+            .flatten()
         {
             crate::redact::register(secret);
         }

@@ -99,6 +99,9 @@ pub struct Lake {
     local_root: Option<PathBuf>,
     /// The folder of a local lake, fast path or not (temp-file clean-up, conditional puts).
     folder: Option<PathBuf>,
+    /// The same store as `store` for an S3 lake, for the key-by-key listing of a folder
+    /// that holds a key object_store cannot parse.
+    s3: Option<Arc<object_store::aws::AmazonS3>>,
     /// For messages: the URL as given, never with credentials.
     url: String,
 }
@@ -112,13 +115,15 @@ impl Lake {
             if bucket.is_empty() {
                 bail!("{url}: no bucket name in the S3 URL");
             }
-            let store =
-                s3_store(bucket, s3).with_context(|| format!("configuring S3 access for {url}"))?;
+            let store = Arc::new(
+                s3_store(bucket, s3).with_context(|| format!("configuring S3 access for {url}"))?,
+            );
             return Ok(Lake {
-                store: Arc::new(store),
+                store: store.clone(),
                 prefix: prefix.trim_matches('/').to_string(),
                 local_root: None,
                 folder: None,
+                s3: Some(store),
                 url: url.trim_end_matches('/').to_string(),
             });
         }
@@ -145,6 +150,7 @@ impl Lake {
             prefix: String::new(),
             local_root: fast_path.then(|| root.clone()),
             folder: Some(root),
+            s3: None,
             url: url.trim_end_matches('/').to_string(),
         })
     }
@@ -186,44 +192,98 @@ impl Lake {
         let (mut objects, bad) = match &self.local_root {
             Some(root) => local::list_tree(root, prefix)
                 .with_context(|| format!("listing {}", self.describe(prefix)))?,
-            None => (
-                RUNTIME
-                    .block_on(self.list_tree_async(prefix))
-                    .with_context(|| format!("listing {}", self.describe(prefix)))?,
-                Vec::new(),
-            ),
+            None => RUNTIME
+                .block_on(self.list_tree_async(prefix))
+                .with_context(|| format!("listing {}", self.describe(prefix)))?,
         };
         objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         Ok(Listing { objects, bad })
     }
 
-    async fn list_tree_async(&self, prefix: &str) -> Result<Vec<LakeObject>> {
+    async fn list_tree_async(&self, prefix: &str) -> Result<(Vec<LakeObject>, Vec<BadKey>)> {
         let top = self.store_path(prefix);
         // One delimited listing finds the user folders; each folder is then listed on its
         // own, many at a time, so a lake of 1.25M keys is not paged through 1,000 at a time.
         let level = match self.store.list_with_delimiter(Some(&top)).await {
             Ok(level) => level,
-            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(object_store::Error::NotFound { .. }) => return Ok((Vec::new(), Vec::new())),
             Err(e) => return Err(e.into()),
         };
         let mut objects: Vec<LakeObject> =
             level.objects.iter().map(|m| self.lake_object(m)).collect();
+        let mut bad = Vec::new();
         let store = self.store.clone();
         let mut folders = futures::stream::iter(level.common_prefixes)
             .map(|folder| {
                 let store = store.clone();
                 async move {
-                    store
+                    let listed = store
                         .list(Some(&folder))
                         .try_collect::<Vec<ObjectMeta>>()
-                        .await
+                        .await;
+                    (folder, listed)
                 }
             })
             .buffer_unordered(S3_CONCURRENCY);
-        while let Some(metas) = folders.next().await {
-            objects.extend(metas?.iter().map(|m| self.lake_object(m)));
+        while let Some((folder, listed)) = folders.next().await {
+            match listed {
+                Ok(metas) => objects.extend(metas.iter().map(|m| self.lake_object(m))),
+                // One key object_store cannot parse fails its whole page: list that folder
+                // again key by key, and name the bad key instead of stopping the run.
+                Err(e) if unparseable_key(&e).is_some() => {
+                    let (found, unparseable) = self.list_key_by_key(&folder).await?;
+                    objects.extend(found);
+                    bad.extend(unparseable);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok(objects)
+        Ok((objects, bad))
+    }
+
+    /// Lists `folder` one key per request (S3's `start-after`), stepping over keys that
+    /// object_store cannot parse (`a//b.json`, `a/./b.json`), which are returned apart.
+    async fn list_key_by_key(&self, folder: &StorePath) -> Result<(Vec<LakeObject>, Vec<BadKey>)> {
+        use object_store::list::{PaginatedListOptions, PaginatedListStore};
+        let s3 = self
+            .s3
+            .as_ref()
+            .context("a key-by-key listing needs an S3 lake")?;
+        let prefix = format!("{}/", folder.as_ref());
+        let (mut objects, mut bad) = (Vec::new(), Vec::new());
+        let mut after: Option<String> = None;
+        loop {
+            let opts = PaginatedListOptions {
+                offset: after.clone(),
+                max_keys: Some(1),
+                ..PaginatedListOptions::default()
+            };
+            match s3.list_paginated(Some(&prefix), opts).await {
+                Ok(page) => {
+                    let Some(meta) = page.result.objects.first() else {
+                        break;
+                    };
+                    after = Some(meta.location.to_string());
+                    objects.push(self.lake_object(meta));
+                    if page.page_token.is_none() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let Some(raw) = unparseable_key(&e).map(str::to_string) else {
+                        return Err(e.into());
+                    };
+                    bad.push(BadKey {
+                        key: self.to_key(&raw).to_string(),
+                        reason: format!(
+                            "object_store cannot use this key ({e}); rename it in the lake"
+                        ),
+                    });
+                    after = Some(raw);
+                }
+            }
+        }
+        Ok((objects, bad))
     }
 
     /// Lists every object below each of `folders` (e.g. one creator's image folder each),
@@ -488,6 +548,18 @@ impl Lake {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(anyhow!(e)).with_context(|| format!("deleting {}", self.describe(key))),
         }
+    }
+}
+
+/// The raw key of a listing error caused by a key object_store cannot parse.
+fn unparseable_key(error: &object_store::Error) -> Option<&str> {
+    use object_store::path::Error as PathError;
+    match error {
+        object_store::Error::InvalidPath { source } => match source {
+            PathError::EmptySegment { path } | PathError::BadSegment { path, .. } => Some(path),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

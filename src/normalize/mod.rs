@@ -5,6 +5,8 @@
 
 pub mod lenient;
 pub mod post;
+#[cfg(test)]
+mod properties;
 pub mod raw_json;
 pub mod stats;
 pub mod tags;

@@ -203,7 +203,7 @@ mod tests {
             .map(|c| c.map(|x| x.round() as i64))
             .zip(found.sizes.iter().copied())
             .collect();
-        pairs.sort_by(|a, b| b.1.cmp(&a.1));
+        pairs.sort_by_key(|p| std::cmp::Reverse(p.1));
         assert_eq!(
             pairs,
             [

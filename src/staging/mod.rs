@@ -223,6 +223,9 @@ fn stage<S: Source>(
             unchanged = diff.unchanged,
             "Nothing changed since the last run."
         );
+        let rows: Vec<ManifestRow> = old_manifest.iter().map(ManifestEntry::as_row).collect();
+        carry_earlier_rejects::<S>(output, opts, &rows, &ReadResult::default(), report)?;
+        decide_exit_4(report, opts);
         return lease.release();
     }
     let vanished: Vec<&ManifestEntry> = diff.vanished.iter().map(|&i| &old_manifest[i]).collect();
@@ -417,7 +420,7 @@ fn commit<S: Source>(
         .map(|e| (e.source_key.as_str(), e))
         .collect();
     let rows = next_manifest(&manifest.entries, &index, vanished, read, &table.damaged);
-    let earlier = earlier_rejects::<S>(output, opts, &rows, read)?;
+    carry_earlier_rejects::<S>(output, opts, &rows, read, report)?;
     let mut manifest_df = manifest::frame(&rows)?;
     drop(rows);
     let bytes = to_parquet_bytes(&mut manifest_df)?;
@@ -434,11 +437,6 @@ fn commit<S: Source>(
             output.describe(S::MANIFEST_KEY),
             S::STEP
         );
-    }
-    if let Some(earlier) = earlier {
-        report.rejected_before = earlier.still_rejected;
-        report.files_read_before = earlier.files_read;
-        report.rejects_from = Some(earlier.run_id);
     }
     decide_exit_4(report, opts);
     Ok(())
@@ -480,25 +478,23 @@ fn decide_exit_4(report: &mut RunReport, opts: &StageOptions) {
     }
 }
 
-/// An earlier attempt of this step for this date that exited 4, and how many of its
-/// rejected files are still rejected (unchanged since).
-struct EarlierRejects {
-    run_id: String,
-    still_rejected: u64,
-    files_read: u64,
-}
-
-fn earlier_rejects<S: Source>(
+/// If the latest earlier attempt of this step for this date exited 4, counts its rejected
+/// files that are still rejected (unchanged since, not read again now) into the report's
+/// `rejected_before`, with the files that attempt read: the retry of a run that exited 4
+/// must exit 4 again, not 0 because it found nothing new to read. `next` is the manifest
+/// this run commits.
+fn carry_earlier_rejects<S: Source>(
     output: &Lake,
     opts: &StageOptions,
     next: &[ManifestRow],
     read: &ReadResult,
-) -> Result<Option<EarlierRejects>> {
+    report: &mut RunReport,
+) -> Result<()> {
     let Some(entry) = crate::run_log::latest(output, &opts.date.to_string(), S::STEP)? else {
-        return Ok(None);
+        return Ok(());
     };
     if entry["status"] != "too_many_rejects" {
-        return Ok(None);
+        return Ok(());
     }
     let run_id = entry["rejects_from"]
         .as_str()
@@ -509,7 +505,7 @@ fn earlier_rejects<S: Source>(
     let files_read = count("files_read") + count("files_read_before");
     let key = crate::contracts::rejects::object_key(&opts.date.to_string(), S::STEP, &run_id);
     let Some(bytes) = output.get_opt(&key)? else {
-        return Ok(None);
+        return Ok(());
     };
     let logged = from_parquet_bytes(
         &bytes,
@@ -530,11 +526,12 @@ fn earlier_rejects<S: Source>(
             still.insert(key);
         }
     }
-    Ok((!still.is_empty()).then(|| EarlierRejects {
-        run_id,
-        still_rejected: still.len() as u64,
-        files_read,
-    }))
+    if !still.is_empty() {
+        report.rejected_before = still.len() as u64;
+        report.files_read_before = files_read;
+        report.rejects_from = Some(run_id);
+    }
+    Ok(())
 }
 
 /// The manifest as the run found it.

@@ -112,7 +112,7 @@ fn backfill_runs_each_date_once_and_resumes() {
     assert_eq!(again.report["dates_skipped"], 3);
     assert!(again.report["steps"]
         .as_array()
-        .map_or(true, |s| s.is_empty()));
+        .is_none_or(|s| s.is_empty()));
     assert_eq!(
         again.stderr.matches("Already complete").count(),
         3,

@@ -25,3 +25,4 @@ mod report;
 #[cfg(feature = "service-tests")]
 mod s3;
 mod scenarios;
+mod trust;

@@ -49,6 +49,17 @@ on_servers!(
     every_run_is_logged_under_runs,
 );
 
+// Staging you can trust: the lease (conditional puts), ranged reads of partition footers,
+// the retry's exit 4, on both servers.
+on_servers!(
+    trust: surrogate_escapes_are_replaced_not_blanked,
+    a_deleted_partition_is_noticed_and_restaged,
+    a_second_run_is_refused_while_the_lease_is_held,
+    a_retry_reports_the_earlier_rejects_and_exits_4_again,
+    timestamps_keep_their_own_month_and_sane_years,
+    usage_errors_and_failures_print_a_full_summary,
+);
+
 // The media steps with the image store, staging and marts on S3.
 on_servers!(palettes: shards_together_equal_the_unsharded_run_and_load_facts_joins_them);
 on_servers!(media: fetch_media_downloads_retries_refuses_and_resumes);
@@ -66,8 +77,10 @@ fn missing_bucket_fails_with_the_url() {
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let error = run.report["error"].as_str().unwrap();
+    // The first object a staging run touches is its lease on the output root.
     assert!(
-        error.contains("s3://no-such-bucket-igpipe/raw/instagram_graph/posts"),
+        error.contains("s3://no-such-bucket-igpipe/raw/staging/_lease/stage-posts.json")
+            && error.contains("NoSuchBucket"),
         "{error}"
     );
 }
@@ -118,4 +131,24 @@ fn moto_lists_etags_and_s3s_fs_does_not() {
             listed[0]
         );
     }
+}
+
+/// A key object_store cannot parse (an empty segment) used to fail the whole listing; now
+/// it is one reject, named, and the rest of its folder is staged.
+#[test]
+fn an_unparseable_s3_key_is_one_reject() {
+    let lake = S3Lake::new("MOTO", true);
+    lake.load_fixture("lake");
+    lake.raw_put("instagram_graph/posts/1001//stray.json", b"{}");
+    let run = lake.igpipe(&["stage-posts", "--date", "2024-05-06"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.count("rejected"), 1);
+    assert_eq!(run.count("rows_written"), 17, "every good post is staged");
+    let logs = lake.keys("staging/rejects");
+    assert_eq!(logs.len(), 1);
+    let df = crate::harness::parquet(&lake.read(&logs[0]).unwrap());
+    let keys = crate::frames::column_strings(&df, "source_key");
+    assert_eq!(keys, ["instagram_graph/posts/1001//stray.json"]);
+    let again = lake.igpipe(&["stage-posts", "--date", "2024-05-06"]);
+    assert_eq!((again.code, again.count("rejected")), (0, 0), "logged once");
 }
