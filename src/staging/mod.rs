@@ -205,6 +205,15 @@ fn stage<S: Source>(
     } else {
         table::survey::<S>(output, old_manifest)?
     };
+    let mut table = table;
+    let pending = load_pending::<S>(output)?;
+    if !manifest.rebuild {
+        for p in &pending {
+            if table.damaged.insert(p.clone()) {
+                warn!(partition = %p, "An earlier run was stopped after rewriting this partition and before its manifest; rebuilding it.");
+            }
+        }
+    }
     report.partitions_repaired = table.damaged.len() as u64;
     let manifest_index: PlHashMap<&str, &ManifestEntry> = old_manifest
         .iter()
@@ -259,12 +268,14 @@ fn stage<S: Source>(
         &resolution,
         frames,
         &table,
+        &pending,
         manifest.rebuild,
         report,
     )?;
     commit::<S>(
         input, output, &lease, opts, &manifest, &vanished, &read, &table, report,
     )?;
+    output.delete(&pending_key::<S>())?;
     lease.release()
 }
 
@@ -359,6 +370,7 @@ fn write_partitions<S: Source>(
     resolution: &resolve::Resolution,
     mut frames: PlHashMap<Arc<str>, Vec<DataFrame>>,
     table: &TableState,
+    pending: &[String],
     rebuild: bool,
     report: &mut RunReport,
 ) -> Result<()> {
@@ -367,6 +379,14 @@ fn write_partitions<S: Source>(
     if rebuild {
         partitions.extend(table.partitions.iter().map(String::as_str));
     }
+    // Say which partitions are about to change before changing any: a run killed between
+    // them and the manifest leaves rows the manifest does not know about (a post moved to
+    // a month, and then elsewhere before the next run), so the next run rebuilds exactly
+    // these partitions from the lake.
+    let mut announced: BTreeSet<&str> = pending.iter().map(String::as_str).collect();
+    announced.extend(partitions.iter().copied());
+    lease.check()?;
+    output.put(&pending_key::<S>(), serde_json::to_vec(&announced)?)?;
     for partition in partitions {
         lease.check()?;
         let edit = PartitionEdit {
@@ -532,6 +552,29 @@ fn carry_earlier_rejects<S: Source>(
         report.rejects_from = Some(run_id);
     }
     Ok(())
+}
+
+/// `staging/_manifest/<table>.pending.json`: the partitions a run is rewriting, written
+/// before the first partition and deleted after the manifest.
+fn pending_key<S: Source>() -> String {
+    let stem = S::MANIFEST_KEY
+        .strip_suffix(".parquet")
+        .unwrap_or(S::MANIFEST_KEY);
+    format!("{stem}.pending.json")
+}
+
+/// The partitions an earlier run announced and did not commit (none when it committed).
+fn load_pending<S: Source>(output: &Lake) -> Result<Vec<String>> {
+    let key = pending_key::<S>();
+    match output.get_opt(&key)? {
+        None => Ok(Vec::new()),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: not a list of partitions ({e}); re-run with --full-refresh",
+                output.describe(&key)
+            )
+        }),
+    }
 }
 
 /// The manifest as the run found it.
