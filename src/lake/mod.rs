@@ -555,10 +555,9 @@ impl Lake {
 fn unparseable_key(error: &object_store::Error) -> Option<&str> {
     use object_store::path::Error as PathError;
     match error {
-        object_store::Error::InvalidPath { source } => match source {
-            PathError::EmptySegment { path } | PathError::BadSegment { path, .. } => Some(path),
-            _ => None,
-        },
+        object_store::Error::InvalidPath {
+            source: PathError::EmptySegment { path } | PathError::BadSegment { path, .. },
+        } => Some(path),
         _ => None,
     }
 }

@@ -32,6 +32,7 @@ pub struct Lease {
     token: String,
     shared: Arc<Shared>,
     renewer: Option<JoinHandle<()>>,
+    released: bool,
 }
 
 struct Shared {
@@ -125,15 +126,23 @@ impl Lease {
             token,
             shared,
             renewer,
+            released: false,
         }
     }
 
-    /// Fails if this run no longer holds the lease; called before every write to the table
-    /// and before the manifest is committed.
-    pub fn check(&self) -> Result<()> {
-        if let Some(why) = self.shared.lost.lock().expect("lease state").clone() {
-            bail!("{why}; nothing more of this run was written, re-run it");
+    /// Fails if the renewer found the lease taken or could not renew it (no request: for
+    /// the checks between partition writes).
+    pub fn ensure_not_lost(&self) -> Result<()> {
+        match self.shared.lost.lock().expect("lease state").clone() {
+            Some(why) => bail!("{why}; nothing more of this run was written, re-run it"),
+            None => Ok(()),
         }
+    }
+
+    /// Fails if this run no longer holds the lease, reading it from the store; called
+    /// before the table is first written and before the manifest is committed.
+    pub fn check(&self) -> Result<()> {
+        self.ensure_not_lost()?;
         let current = self
             .lake
             .get_opt(&self.key)?
@@ -156,20 +165,22 @@ impl Lease {
 
     /// Stops renewing and deletes the lease if it is still ours.
     pub fn release(mut self) -> Result<()> {
-        self.stop_renewing();
-        if self.check().is_ok() {
-            self.lake
-                .delete(&self.key)
-                .context("releasing the staging lease")?;
-        }
-        Ok(())
+        self.give_back().context("releasing the staging lease")
     }
 
-    fn stop_renewing(&mut self) {
+    /// Stops the renewer and deletes the lease if it is still ours; once.
+    fn give_back(&mut self) -> Result<()> {
+        if std::mem::replace(&mut self.released, true) {
+            return Ok(());
+        }
         self.shared.stop.store(true, Ordering::SeqCst);
         if let Some(handle) = self.renewer.take() {
             let _ = handle.join();
         }
+        if self.check().is_ok() {
+            self.lake.delete(&self.key)?;
+        }
+        Ok(())
     }
 }
 
@@ -177,12 +188,7 @@ impl Drop for Lease {
     /// A run that fails deletes its lease, so a retry need not wait; only a killed run
     /// leaves one behind, for at most its TTL.
     fn drop(&mut self) {
-        if self.renewer.is_some() {
-            self.stop_renewing();
-            if self.check().is_ok() {
-                let _ = self.lake.delete(&self.key);
-            }
-        }
+        let _ = self.give_back();
     }
 }
 

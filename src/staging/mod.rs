@@ -141,6 +141,18 @@ impl<'a> ReadResult<'a> {
         self.rejects.extend(other.rejects);
         self.seen += other.seen;
     }
+
+    /// Counts `object` as read and rejected for `reason`.
+    fn reject(&mut self, object: &LakeObject, reason: &str) {
+        self.seen += 1;
+        self.rejects.push(RejectRow {
+            source_key: object.key.clone(),
+            source_etag: object.etag.clone(),
+            size: object.size,
+            last_modified_us: object.last_modified_us,
+            reason: reason.to_string(),
+        });
+    }
 }
 
 /// Runs the step. On failure the error carries the counts reached so far.
@@ -197,23 +209,7 @@ fn stage<S: Source>(
     }
     let manifest = load_manifest::<S>(output, opts.full_refresh)?;
     let old_manifest = &manifest.entries;
-    let table = if manifest.rebuild {
-        TableState {
-            partitions: table::survey::<S>(output, &[])?.partitions,
-            damaged: BTreeSet::new(),
-        }
-    } else {
-        table::survey::<S>(output, old_manifest)?
-    };
-    let mut table = table;
-    let pending = load_pending::<S>(output)?;
-    if !manifest.rebuild {
-        for p in &pending {
-            if table.damaged.insert(p.clone()) {
-                warn!(partition = %p, "An earlier run was stopped after rewriting this partition and before its manifest; rebuilding it.");
-            }
-        }
-    }
+    let table = table::survey::<S>(output, old_manifest, manifest.rebuild)?;
     report.partitions_repaired = table.damaged.len() as u64;
     let manifest_index: PlHashMap<&str, &ManifestEntry> = old_manifest
         .iter()
@@ -232,24 +228,21 @@ fn stage<S: Source>(
             unchanged = diff.unchanged,
             "Nothing changed since the last run."
         );
-        let rows: Vec<ManifestRow> = old_manifest.iter().map(ManifestEntry::as_row).collect();
-        carry_earlier_rejects::<S>(output, opts, &rows, &ReadResult::default(), report)?;
-        decide_exit_4(report, opts);
+        repeat_exit_4_if_unchanged::<S>(output, opts, &manifest_index, report)?;
         return lease.release();
     }
     let vanished: Vec<&ManifestEntry> = diff.vanished.iter().map(|&i| &old_manifest[i]).collect();
 
     // 3. Read what changed, and the unchanged rivals of the rows it touches.
-    let to_read: Vec<&LakeObject> = diff.to_read.iter().map(|&i| json[i]).collect();
-    let mut read = read_batches::<S>(input, &to_read, &bad_reasons, opts.progress)?;
-    let rivals = rivals::<S>(&json, &diff, &read, &vanished, &manifest_index);
-    if !rivals.is_empty() {
-        info!(
-            count = rivals.len(),
-            "Re-reading unchanged files that share a key with changed ones."
-        );
-        read.absorb(read_batches::<S>(input, &rivals, &bad_reasons, false)?);
-    }
+    let mut read = read_changes::<S>(
+        input,
+        &json,
+        &diff,
+        &bad_reasons,
+        &vanished,
+        &manifest_index,
+        opts,
+    )?;
     report.files_read = read.seen as u64;
     report.rejected = read.rejects.len() as u64;
     tracing::debug!(rss_mib = rss_mib(), "Memory after reading.");
@@ -268,15 +261,62 @@ fn stage<S: Source>(
         &resolution,
         frames,
         &table,
-        &pending,
         manifest.rebuild,
         report,
     )?;
     commit::<S>(
         input, output, &lease, opts, &manifest, &vanished, &read, &table, report,
     )?;
-    output.delete(&pending_key::<S>())?;
     lease.release()
+}
+
+/// Reads the changed keys (keys the listing could not turn into objects are rejected
+/// unread, with the listing's reason), then the unchanged rivals of the rows they touch.
+fn read_changes<'a, S: Source>(
+    input: &Lake,
+    json: &[&'a LakeObject],
+    diff: &Diff,
+    bad_reasons: &PlHashMap<&str, &str>,
+    vanished: &[&'a ManifestEntry],
+    manifest_index: &PlHashMap<&str, &'a ManifestEntry>,
+    opts: &StageOptions,
+) -> Result<ReadResult<'a>> {
+    let (unlistable, to_read): (Vec<&LakeObject>, Vec<&LakeObject>) = diff
+        .to_read
+        .iter()
+        .map(|&i| json[i])
+        .partition(|o| bad_reasons.contains_key(o.key.as_str()));
+    let mut read = read_batches::<S>(input, &to_read, opts.progress)?;
+    for object in unlistable {
+        read.reject(object, bad_reasons[object.key.as_str()]);
+    }
+    let rivals = rivals::<S>(json, diff, &read, vanished, manifest_index);
+    if !rivals.is_empty() {
+        info!(
+            count = rivals.len(),
+            "Re-reading unchanged files that share a key with changed ones."
+        );
+        read.absorb(read_batches::<S>(input, &rivals, false)?);
+    }
+    Ok(read)
+}
+
+/// A run with nothing to do still repeats an earlier attempt's exit 4 (its rejected files
+/// are unchanged, so the manifest as it is says which still are).
+fn repeat_exit_4_if_unchanged<S: Source>(
+    output: &Lake,
+    opts: &StageOptions,
+    manifest_index: &PlHashMap<&str, &ManifestEntry>,
+    report: &mut RunReport,
+) -> Result<()> {
+    let unchanged_reject = |key: &str, etag: Option<&str>| {
+        manifest_index
+            .get(key)
+            .is_some_and(|e| e.status == EntryStatus::Rejected && e.etag.as_deref() == etag)
+    };
+    carry_earlier_rejects::<S>(output, opts, unchanged_reject, report)?;
+    decide_exit_4(report, opts);
+    Ok(())
 }
 
 /// Keys the listing could not turn into objects, as objects of size 0: the diff then sees
@@ -370,7 +410,6 @@ fn write_partitions<S: Source>(
     resolution: &resolve::Resolution,
     mut frames: PlHashMap<Arc<str>, Vec<DataFrame>>,
     table: &TableState,
-    pending: &[String],
     rebuild: bool,
     report: &mut RunReport,
 ) -> Result<()> {
@@ -383,12 +422,13 @@ fn write_partitions<S: Source>(
     // them and the manifest leaves rows the manifest does not know about (a post moved to
     // a month, and then elsewhere before the next run), so the next run rebuilds exactly
     // these partitions from the lake.
-    let mut announced: BTreeSet<&str> = pending.iter().map(String::as_str).collect();
+    let mut announced: BTreeSet<&str> = table.pending.iter().map(String::as_str).collect();
     announced.extend(partitions.iter().copied());
     lease.check()?;
-    output.put(&pending_key::<S>(), serde_json::to_vec(&announced)?)?;
+    output.put(&table::pending_key::<S>(), serde_json::to_vec(&announced)?)?;
     for partition in partitions {
-        lease.check()?;
+        // The renewer re-reads the lease every third of its TTL; asking it costs no request.
+        lease.ensure_not_lost()?;
         let edit = PartitionEdit {
             remove: resolution.removals.get(partition),
             new_frames: frames.remove(partition).unwrap_or_default(),
@@ -440,7 +480,20 @@ fn commit<S: Source>(
         .map(|e| (e.source_key.as_str(), e))
         .collect();
     let rows = next_manifest(&manifest.entries, &index, vanished, read, &table.damaged);
-    carry_earlier_rejects::<S>(output, opts, &rows, read, report)?;
+    {
+        // Built only if an earlier attempt exited 4: most runs never look a key up here.
+        let next_index: std::cell::OnceCell<PlHashMap<&str, &ManifestRow>> = Default::default();
+        let rejected_now: PlHashSet<&str> =
+            read.rejects.iter().map(|r| r.source_key.as_str()).collect();
+        let unchanged_reject = |key: &str, etag: Option<&str>| {
+            let next = next_index.get_or_init(|| rows.iter().map(|r| (r.source_key, r)).collect());
+            !rejected_now.contains(key)
+                && next
+                    .get(key)
+                    .is_some_and(|r| r.status == EntryStatus::Rejected && r.etag == etag)
+        };
+        carry_earlier_rejects::<S>(output, opts, unchanged_reject, report)?;
+    }
     let mut manifest_df = manifest::frame(&rows)?;
     drop(rows);
     let bytes = to_parquet_bytes(&mut manifest_df)?;
@@ -458,6 +511,8 @@ fn commit<S: Source>(
             S::STEP
         );
     }
+    // Committed: an uncommitted run's partitions are settled now.
+    output.delete(&table::pending_key::<S>())?;
     decide_exit_4(report, opts);
     Ok(())
 }
@@ -501,13 +556,13 @@ fn decide_exit_4(report: &mut RunReport, opts: &StageOptions) {
 /// If the latest earlier attempt of this step for this date exited 4, counts its rejected
 /// files that are still rejected (unchanged since, not read again now) into the report's
 /// `rejected_before`, with the files that attempt read: the retry of a run that exited 4
-/// must exit 4 again, not 0 because it found nothing new to read. `next` is the manifest
-/// this run commits.
+/// must exit 4 again, not 0 because it found nothing new to read. `still_rejected(key,
+/// etag)`: whether the manifest this run commits still has that version rejected, and this
+/// run did not count it itself.
 fn carry_earlier_rejects<S: Source>(
     output: &Lake,
     opts: &StageOptions,
-    next: &[ManifestRow],
-    read: &ReadResult,
+    still_rejected: impl Fn(&str, Option<&str>) -> bool,
     report: &mut RunReport,
 ) -> Result<()> {
     let Some(entry) = crate::run_log::latest(output, &opts.date.to_string(), S::STEP)? else {
@@ -532,49 +587,19 @@ fn carry_earlier_rejects<S: Source>(
         &crate::contracts::rejects::schema(),
         &output.describe(&key),
     )?;
-    let now: PlHashMap<&str, &ManifestRow> = next.iter().map(|r| (r.source_key, r)).collect();
-    let read_now: PlHashSet<&str> = read.rejects.iter().map(|r| r.source_key.as_str()).collect();
     let keys = logged.column("source_key")?.str()?;
     let etags = logged.column("source_etag")?.str()?;
-    let mut still: PlHashSet<&str> = PlHashSet::default();
-    for (key, etag) in keys.iter().zip(etags.iter()) {
-        let Some(key) = key else { continue };
-        let unchanged = now
-            .get(key)
-            .is_some_and(|r| r.status == EntryStatus::Rejected && r.etag == etag);
-        if unchanged && !read_now.contains(key) {
-            still.insert(key);
-        }
-    }
+    let still: PlHashSet<&str> = keys
+        .iter()
+        .zip(etags.iter())
+        .filter_map(|(key, etag)| key.filter(|k| still_rejected(k, etag)))
+        .collect();
     if !still.is_empty() {
         report.rejected_before = still.len() as u64;
         report.files_read_before = files_read;
         report.rejects_from = Some(run_id);
     }
     Ok(())
-}
-
-/// `staging/_manifest/<table>.pending.json`: the partitions a run is rewriting, written
-/// before the first partition and deleted after the manifest.
-fn pending_key<S: Source>() -> String {
-    let stem = S::MANIFEST_KEY
-        .strip_suffix(".parquet")
-        .unwrap_or(S::MANIFEST_KEY);
-    format!("{stem}.pending.json")
-}
-
-/// The partitions an earlier run announced and did not commit (none when it committed).
-fn load_pending<S: Source>(output: &Lake) -> Result<Vec<String>> {
-    let key = pending_key::<S>();
-    match output.get_opt(&key)? {
-        None => Ok(Vec::new()),
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: not a list of partitions ({e}); re-run with --full-refresh",
-                output.describe(&key)
-            )
-        }),
-    }
 }
 
 /// The manifest as the run found it.
@@ -659,9 +684,10 @@ fn diff(
                     _ => obj.last_modified_us == e.last_modified_us,
                 }
         });
-        let row_lost = entry
-            .and_then(|e| e.staged_partition.as_ref())
-            .is_some_and(|p| damaged.contains(p));
+        let row_lost = !damaged.is_empty()
+            && entry
+                .and_then(|e| e.staged_partition.as_ref())
+                .is_some_and(|p| damaged.contains(p));
         if same && !row_lost {
             unchanged += 1;
         } else {
@@ -683,12 +709,10 @@ fn diff(
     }
 }
 
-/// Reads and normalises `objects`, packing good rows into frames batch by batch. Keys in
-/// `bad` are rejected with their reason, unread.
+/// Reads and normalises `objects`, packing good rows into frames batch by batch.
 fn read_batches<'a, S: Source>(
     input: &Lake,
     objects: &[&'a LakeObject],
-    bad: &PlHashMap<&str, &str>,
     progress: bool,
 ) -> Result<ReadResult<'a>> {
     let mut result = ReadResult::default();
@@ -701,9 +725,6 @@ fn read_batches<'a, S: Source>(
         // file rejected until it next changes.
         let outcomes = input
             .read_each(&keys, |i, bytes| {
-                if let Some(reason) = bad.get(keys[i]) {
-                    return Ok(Some(Err(reason.to_string())));
-                }
                 Ok(bytes?.map(|bytes| S::parse(batch[i], bytes)))
             })
             .into_iter()
@@ -715,9 +736,9 @@ fn read_batches<'a, S: Source>(
                 tracing::debug!(key = %input.describe(&obj.key), "Gone since listed.");
                 continue;
             };
-            result.seen += 1;
             match outcome {
                 Ok(record) => {
+                    result.seen += 1;
                     let dir = format!("{}={}", S::PARTITION_COLUMN, S::partition_value(record));
                     let partition = partitions
                         .entry(dir)
@@ -730,13 +751,7 @@ fn read_batches<'a, S: Source>(
                     });
                     by_partition.entry(partition).or_default().push(record);
                 }
-                Err(reason) => result.rejects.push(RejectRow {
-                    source_key: obj.key.clone(),
-                    source_etag: obj.etag.clone(),
-                    size: obj.size,
-                    last_modified_us: obj.last_modified_us,
-                    reason: reason.clone(),
-                }),
+                Err(reason) => result.reject(obj, reason),
             }
         }
         // Columns are built on both cores: one frame per partition of this batch.

@@ -19,15 +19,22 @@ pub struct TableState {
     /// Partitions the manifest points at that are missing or do not end in Parquet's
     /// footer: their rows are lost, so every key pointing there is read again.
     pub damaged: BTreeSet<String>,
+    /// Partitions an earlier run announced it was rewriting and never committed (also in
+    /// `damaged`); empty when this run rebuilds everything anyway.
+    pub pending: BTreeSet<String>,
 }
 
 pub fn part_key<S: Source>(partition: &str) -> String {
     format!("{}/{partition}/{PART_FILE}", S::TABLE_PREFIX)
 }
 
-/// Lists the table and checks the end of every partition the manifest points at (one
-/// small ranged read each, concurrently).
-pub fn survey<S: Source>(output: &Lake, manifest: &[ManifestEntry]) -> Result<TableState> {
+/// Lists the table, checks the end of every partition the manifest points at (one small
+/// ranged read each, concurrently), and takes in what an uncommitted run left pending.
+pub fn survey<S: Source>(
+    output: &Lake,
+    manifest: &[ManifestEntry],
+    rebuild: bool,
+) -> Result<TableState> {
     let head = format!("{}/", S::TABLE_PREFIX);
     let partitions: BTreeSet<String> = output
         .list_tree(S::TABLE_PREFIX)?
@@ -67,10 +74,46 @@ pub fn survey<S: Source>(output: &Lake, manifest: &[ManifestEntry]) -> Result<Ta
             damaged.extend(dir.map(str::to_string));
         }
     }
+    // A rebuild rewrites every partition anyway (and its announcement replaces the file,
+    // which may be the very thing that is broken).
+    let pending = if rebuild {
+        BTreeSet::new()
+    } else {
+        load_pending::<S>(output)?
+    };
+    for p in &pending {
+        if damaged.insert(p.clone()) {
+            warn!(partition = %p, "An earlier run was stopped after rewriting this partition and before its manifest; rebuilding it.");
+        }
+    }
     Ok(TableState {
         partitions,
         damaged,
+        pending,
     })
+}
+
+/// `staging/_manifest/<table>.pending.json`: the partitions a run is rewriting, written
+/// before the first partition and deleted after the manifest.
+pub fn pending_key<S: Source>() -> String {
+    let stem = S::MANIFEST_KEY
+        .strip_suffix(".parquet")
+        .unwrap_or(S::MANIFEST_KEY);
+    format!("{stem}.pending.json")
+}
+
+/// The partitions an earlier run announced and did not commit (none when it committed).
+fn load_pending<S: Source>(output: &Lake) -> Result<BTreeSet<String>> {
+    let key = pending_key::<S>();
+    match output.get_opt(&key)? {
+        None => Ok(BTreeSet::new()),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: not a list of partitions ({e}); re-run with --full-refresh",
+                output.describe(&key)
+            )
+        }),
+    }
 }
 
 /// What goes into one partition's new file.
